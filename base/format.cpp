@@ -1,0 +1,25 @@
+#include "base/format.h"
+
+#include <cstdarg>
+#include <cstdio>
+
+namespace basalt {
+
+std::string formatString(const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    va_list measure;
+    va_copy(measure, ap);
+    int length = std::vsnprintf(nullptr, 0, fmt, measure);
+    va_end(measure);
+    std::string out;
+    if (length > 0) {
+        out.resize(static_cast<size_t>(length) + 1);
+        std::vsnprintf(out.data(), out.size(), fmt, ap);
+        out.resize(static_cast<size_t>(length));
+    }
+    va_end(ap);
+    return out;
+}
+
+} // namespace basalt

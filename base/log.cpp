@@ -1,0 +1,143 @@
+#include "base/log.h"
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+#include <unistd.h>
+
+namespace basalt::log {
+namespace {
+
+std::atomic<Sink> gSink{nullptr};
+
+const char* levelName(Level level) {
+    switch (level) {
+    case Level::Debug:
+        return "debug";
+    case Level::Info:
+        return "info";
+    case Level::Warn:
+        return "warning";
+    case Level::Error:
+        return "error";
+    case Level::Off:
+        break;
+    }
+    return "?";
+}
+
+Level parseLevel(std::string_view s) {
+    if (s == "debug")
+        return Level::Debug;
+    if (s == "info")
+        return Level::Info;
+    if (s == "warn" || s == "warning")
+        return Level::Warn;
+    if (s == "error")
+        return Level::Error;
+    if (s == "off")
+        return Level::Off;
+    return Level::Info;
+}
+
+// Finds the threshold for `name` in BASALT_LOG ("cat=level,*=level").
+Level thresholdFor(const char* name) {
+    const char* spec = std::getenv("BASALT_LOG");
+    Level result = Level::Info;
+    if (!spec)
+        return result;
+    std::string_view rest(spec);
+    while (!rest.empty()) {
+        size_t comma = rest.find(',');
+        std::string_view item = rest.substr(0, comma);
+        rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+        size_t eq = item.find('=');
+        if (eq == std::string_view::npos)
+            continue;
+        std::string_view key = item.substr(0, eq);
+        Level level = parseLevel(item.substr(eq + 1));
+        if (key == name)
+            return level;
+        if (key == "*")
+            result = level;
+    }
+    return result;
+}
+
+int64_t nowNs() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+// Timestamps count from program start, not from the first message.
+const int64_t gStartNs = nowNs();
+
+} // namespace
+
+Category::Category(const char* name) : name_(name) {}
+
+bool Category::enabled(Level level) const {
+    int t = threshold_.load(std::memory_order_relaxed);
+    if (t < 0) {
+        t = static_cast<int>(thresholdFor(name_));
+        threshold_.store(t, std::memory_order_relaxed);
+    }
+    return static_cast<int>(level) >= t;
+}
+
+void setSink(Sink sink) {
+    gSink.store(sink);
+}
+
+void write(const Category& category, Level level, const char* fmt, ...) {
+    char body[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(body, sizeof body, fmt, ap);
+    va_end(ap);
+
+    double seconds = static_cast<double>(nowNs() - gStartNs) / 1e9;
+    char line[1200];
+    int n = snprintf(line, sizeof line, "[%10.6f] %s: %s: %s\n", seconds, category.name(),
+                     levelName(level), body);
+    if (n < 0)
+        return;
+    size_t len = std::min(static_cast<size_t>(n), sizeof line - 1);
+    if (Sink sink = gSink.load()) {
+        sink(std::string(line, len));
+        return;
+    }
+    // One write() per line keeps lines from different threads whole.
+    ssize_t ignored = ::write(STDERR_FILENO, line, len);
+    (void)ignored;
+}
+
+bool RateLimiter::allow(uint64_t& suppressed) {
+    int64_t now = nowNs();
+    int left = burstLeft_.load(std::memory_order_relaxed);
+    if (left < 0) {
+        // First use: the burst starts now, the steady rate one interval later.
+        burstLeft_.store(burst_, std::memory_order_relaxed);
+        nextAllowedNs_.store(now + std::chrono::nanoseconds(interval_).count(),
+                             std::memory_order_relaxed);
+        left = burst_;
+    }
+    if (left > 0) {
+        burstLeft_.fetch_sub(1, std::memory_order_relaxed);
+        suppressed = suppressed_.exchange(0);
+        return true;
+    }
+    int64_t next = nextAllowedNs_.load(std::memory_order_relaxed);
+    if (now >= next && nextAllowedNs_.compare_exchange_strong(
+                           next, now + std::chrono::nanoseconds(interval_).count())) {
+        suppressed = suppressed_.exchange(0);
+        return true;
+    }
+    suppressed_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+}
+
+} // namespace basalt::log
