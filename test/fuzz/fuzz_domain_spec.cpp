@@ -1,0 +1,68 @@
+// Fuzz target: domain spec blobs (untrusted: they head saved and migrated
+// domain streams). Beyond "no crash", anything the parser accepts must pass
+// validateSpec and survive a build/parse round trip unchanged.
+
+#include "test/fuzz/fuzz_seeds.h"
+#include "vmm/builder/domain_spec.h"
+
+#include <cstdint>
+#include <cstdlib>
+
+namespace {
+
+// Invariant violations abort, which both libFuzzer and the replay driver report.
+void require(bool condition) {
+    if (!condition)
+        std::abort();
+}
+
+basalt::DomainSpec seedSpec() {
+    basalt::DomainSpec spec;
+    spec.name = "fuzz";
+    spec.memoryBytes = 64ull << 20;
+    spec.vcpus = 2;
+    spec.kernel.path = "/guests/hello.elf";
+    return spec;
+}
+
+} // namespace
+
+namespace basalt::fuzz {
+
+std::vector<std::vector<uint8_t>> seeds() {
+    std::vector<DomainSpec> specs(3, seedSpec());
+    specs[1].kernel.entryMode = EntryMode::Real;
+    specs[1].kernel.loadAddress = 0x7C00;
+    specs[1].memoryBytes = 1ull << 20;
+    specs[2].name = "web01";
+    specs[2].memoryBytes = 6ull << 30;
+    specs[2].vcpus = 8;
+    specs[2].mmioHoleStart = 0xE0000000;
+    specs[2].kernel.entryMode = EntryMode::Long;
+    specs[2].kernel.loadAddress = 0x200000;
+    specs[2].consoleLogPath = "/var/log/basalt/web01.log";
+    specs[2].testExitPort = 0xF4;
+    specs[2].testDirtyPort = 0x100;
+
+    std::vector<std::vector<uint8_t>> out;
+    for (const DomainSpec& spec : specs) {
+        auto blob = buildSpecBlob(spec);
+        require(blob.ok());
+        out.push_back(*blob);
+    }
+    return out;
+}
+
+} // namespace basalt::fuzz
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    auto spec = basalt::parseSpecBlob({data, size});
+    if (!spec)
+        return 0;
+    require(basalt::validateSpec(*spec).ok());
+    auto blob = basalt::buildSpecBlob(*spec);
+    require(blob.ok());
+    auto again = basalt::parseSpecBlob(*blob);
+    require(again.ok() && *again == *spec);
+    return 0;
+}

@@ -1,0 +1,130 @@
+#pragma once
+// DomainSpec: everything basalt-vmm needs to build one guest, and its wire form,
+// a flattened device tree (DESIGN.md decision 9). basaltd writes the blob,
+// basalt-vmm reads it; the same blob heads a saved or migrated domain's stream,
+// so the reader treats it as untrusted input.
+//
+// Binding "basalt,domain-spec-v1"
+// ===============================
+// In the spirit of Xen's dom0less "xen,domain" nodes, but self-contained: the
+// blob describes one domain and nothing about the host.
+//
+//   / {
+//       compatible = "basalt,domain-spec-v1";       // required, exactly this
+//
+//       domain {
+//           compatible = "basalt,domain";           // required
+//           name = "web01";                         // required, string
+//           memory = <0x0 0x10000000>;              // required, u64 bytes (2 cells)
+//           cpus = <2>;                             // required, u32
+//           mmio-hole-start = <0x0 0xf0000000>;     // optional u64, default 0xF0000000
+//
+//           kernel {                                // required (until firmware boot)
+//               compatible = "basalt,kernel";       // required
+//               path = "/srv/guests/hello.elf";     // required, string (host path)
+//               entry-mode = "protected";           // required: "real"|"protected"|"long"
+//               load-address = <0x0 0x100000>;      // optional u64, flat binaries only
+//           };
+//
+//           console {                               // optional
+//               compatible = "basalt,console";      // required
+//               log-path = "/var/log/basalt/web01.log"; // required, string
+//           };
+//       };
+//
+//       test {                                      // optional, test guests only
+//           compatible = "basalt,test";             // required
+//           exit-port = <0xf4>;                     // optional u32 holding a u16 port
+//           dirty-port = <0xf0>;                    // optional u32; uses port..port+15
+//       };
+//   };
+//
+// Rules the reader enforces
+// - Cells are big-endian. A u32 property is exactly 4 bytes, a u64 exactly 8
+//   (two cells, most significant first). A string is one NUL-terminated string
+//   with no NUL inside (no string lists).
+// - Every node listed above carries the compatible shown; anything else is an
+//   error. Unknown nodes and unknown properties are errors too: a v1 reader must
+//   not silently ignore a disk or a key it does not understand. A later version
+//   either adds them to v1 (readers older than that reject such blobs, which is
+//   the point) or bumps the root compatible.
+// - No duplicate nodes or properties, no memory reservations, depth at most 4.
+//
+// Room reserved for later issues (children of /domain, not accepted yet):
+//   firmware { compatible = "basalt,hvmloader"; path; bios = "seabios"|"ovmf"; ... };
+//   platform { <key> = "<value>"; ... };         // xe platform:... keys
+//   disk@N   { compatible = "basalt,vbd"; backend-type; target; vdev; mode; ... };
+//   vif@N    { compatible = "basalt,vif"; mac; bridge; ... };
+// A domain booted from firmware will carry `firmware` instead of `kernel`.
+
+#include "base/result.h"
+#include "vmm/builder/boot_layout.h"
+#include "vmm/builder/entry_mode.h"
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace basalt {
+
+// Semantic limits (validateSpec). Callers also cap memory by what the host has
+// and vCPUs by KVM_CAP_MAX_VCPUS.
+constexpr uint64_t kMinDomainMemory = 1 * boot::kMiB;
+constexpr uint64_t kMaxDomainMemory = 1 * boot::kTiB;
+constexpr uint64_t kDomainMemoryGranule = 4 * boot::kKiB; // one page
+constexpr uint32_t kMaxVcpus = 128;
+constexpr size_t kMaxDomainNameLength = 64;
+constexpr size_t kMaxHostPathLength = 4095; // PATH_MAX less the NUL
+// The MMIO hole is 256 MiB to 3840 MiB below 4 GiB, like xl's mmio_hole.
+constexpr uint64_t kMinMmioHoleStart = 0x10000000;
+constexpr uint64_t kMaxMmioHoleStart = boot::kDefaultMmioHoleStart;
+constexpr uint64_t kMmioHoleGranule = 1 * boot::kMiB;
+// The dirty-logging probe decodes PORT+0..PORT+15.
+constexpr uint32_t kTestDirtyPortCount = 16;
+
+// Largest spec blob or file accepted.
+constexpr size_t kMaxSpecBytes = 1 * boot::kMiB;
+
+struct KernelSpec {
+    std::string path;
+    EntryMode entryMode = EntryMode::Protected;
+    std::optional<uint64_t> loadAddress; // flat binaries only
+
+    bool operator==(const KernelSpec&) const = default;
+};
+
+struct DomainSpec {
+    std::string name;
+    uint64_t memoryBytes = 0;
+    uint32_t vcpus = 1;
+    uint64_t mmioHoleStart = boot::kDefaultMmioHoleStart;
+    KernelSpec kernel;
+    std::optional<std::string> consoleLogPath;
+    std::optional<uint16_t> testExitPort;
+    std::optional<uint16_t> testDirtyPort;
+
+    bool operator==(const DomainSpec&) const = default;
+};
+
+// Serialises a spec that passes validateSpec into a packed FDT blob.
+Result<std::vector<uint8_t>> buildSpecBlob(const DomainSpec& spec);
+
+// Parses an untrusted blob, then validates it (validateSpec). The blob may be
+// followed by other data (a saved domain's stream); only the header's
+// totalsize bytes are read. Errors name the node and property at fault.
+Result<DomainSpec> parseSpecBlob(std::span<const uint8_t> blob);
+
+// Semantic checks: sizes, counts, addresses and ports within limits.
+Status validateSpec(const DomainSpec& spec);
+
+// Reads a spec file (at most kMaxSpecBytes, nothing after the blob) and parses it.
+Result<DomainSpec> loadSpecFile(const std::string& path);
+
+// RAM below the MMIO hole, where the VMM loads kernels and firmware.
+constexpr uint64_t lowRamEnd(uint64_t memoryBytes, uint64_t mmioHoleStart) {
+    return memoryBytes < mmioHoleStart ? memoryBytes : mmioHoleStart;
+}
+
+} // namespace basalt

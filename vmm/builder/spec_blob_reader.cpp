@@ -1,0 +1,385 @@
+// parseSpecBlob: untrusted FDT -> DomainSpec.
+//
+// Order of defence: the header is checked against the caller's buffer before
+// libfdt reads anything else; the blob is copied into an 8-byte-aligned buffer
+// of exactly totalsize bytes; checkFdtStructure() and then fdt_check_full()
+// walk the whole structure block; only then are nodes read. Every node and
+// property name is checked against the binding (domain_spec.h), and every
+// value's length before it is decoded.
+
+#include "vmm/builder/domain_spec.h"
+#include "vmm/builder/fdt_structure_check.h"
+#include "vmm/builder/spec_binding.h"
+
+#include <libfdt.h>
+
+#include <array>
+#include <cstring>
+#include <initializer_list>
+#include <string_view>
+#include <utility>
+
+namespace basalt {
+namespace {
+
+using Bytes = std::span<const uint8_t>;
+
+constexpr size_t kU32Bytes = 4;
+constexpr size_t kU64Bytes = 8;
+constexpr uint32_t kMaxPort = 0xFFFF;
+// Untrusted names are quoted in errors; keep them short and printable.
+constexpr size_t kMaxQuotedLength = 64;
+
+Error specError(std::string message) {
+    return makeError(EINVAL, std::move(message));
+}
+
+Error fdtError(const std::string& what, int rc) {
+    return specError(what + ": " + fdt_strerror(rc));
+}
+
+// Quotes untrusted text for an error message: printable ASCII only, bounded.
+std::string quoted(std::string_view text) {
+    std::string out = "'";
+    for (size_t i = 0; i < text.size() && i < kMaxQuotedLength; ++i) {
+        unsigned char c = static_cast<unsigned char>(text[i]);
+        out += (c >= 0x20 && c < 0x7F) ? static_cast<char>(c) : '?';
+    }
+    if (text.size() > kMaxQuotedLength)
+        out += "...";
+    return out + "'";
+}
+
+std::string childPath(const std::string& parent, const char* name) {
+    return (parent == "/" ? "/" : parent + "/") + name;
+}
+
+// The properties of one node, each known to the binding and present once.
+class NodeProperties {
+public:
+    static Result<NodeProperties> read(const void* fdt, int node, const std::string& path,
+                                       std::initializer_list<const char*> allowed) {
+        NodeProperties props(path);
+        int offset = fdt_first_property_offset(fdt, node);
+        for (; offset >= 0; offset = fdt_next_property_offset(fdt, offset)) {
+            const char* name = nullptr;
+            int len = 0;
+            const void* value = fdt_getprop_by_offset(fdt, offset, &name, &len);
+            if (!value || !name || len < 0)
+                return fdtError("cannot read a property of " + path,
+                                value ? -FDT_ERR_BADSTRUCTURE : len);
+            std::string_view nameView(name);
+            const char* known = nullptr;
+            for (const char* candidate : allowed)
+                if (nameView == candidate)
+                    known = candidate;
+            if (!known)
+                return specError("unknown property " + quoted(nameView) + " in " + path);
+            if (props.find(known))
+                return specError("duplicate property " + quoted(nameView) + " in " + path);
+            props.props_.emplace_back(
+                known, Bytes(static_cast<const uint8_t*>(value), static_cast<size_t>(len)));
+        }
+        if (offset != -FDT_ERR_NOTFOUND)
+            return fdtError("cannot list the properties of " + path, offset);
+        return props;
+    }
+
+    bool has(const char* name) const { return find(name) != nullptr; }
+
+    Result<Bytes> raw(const char* name) const {
+        const Bytes* value = find(name);
+        if (!value)
+            return specError(path_ + " is missing required property '" + name + "'");
+        return *value;
+    }
+
+    // One NUL-terminated string with no NUL inside.
+    Result<std::string> string(const char* name) const {
+        auto value = raw(name);
+        if (!value)
+            return value.error();
+        const Bytes bytes = *value;
+        if (bytes.empty() || bytes.back() != 0 ||
+            std::memchr(bytes.data(), 0, bytes.size() - 1) != nullptr)
+            return specError("property '" + std::string(name) + "' in " + path_ +
+                             " must be one NUL-terminated string");
+        return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size() - 1);
+    }
+
+    Result<uint32_t> u32(const char* name) const {
+        auto value = raw(name);
+        if (!value)
+            return value.error();
+        if (value->size() != kU32Bytes)
+            return wrongSize(name, value->size(), "one cell (4 bytes)");
+        return fdt32_ld(reinterpret_cast<const fdt32_t*>(value->data()));
+    }
+
+    Result<uint64_t> u64(const char* name) const {
+        auto value = raw(name);
+        if (!value)
+            return value.error();
+        if (value->size() != kU64Bytes)
+            return wrongSize(name, value->size(), "two cells (8 bytes)");
+        return fdt64_ld(reinterpret_cast<const fdt64_t*>(value->data()));
+    }
+
+    Result<uint16_t> port(const char* name) const {
+        auto value = u32(name);
+        if (!value)
+            return value.error();
+        if (*value > kMaxPort)
+            return specError("property '" + std::string(name) + "' in " + path_ + " is " +
+                             std::to_string(*value) + ", which is not an I/O port (0-65535)");
+        return static_cast<uint16_t>(*value);
+    }
+
+    Status expectCompatible(const char* expected) const {
+        auto value = string(spec::kCompatibleProp);
+        if (!value)
+            return value.error();
+        if (*value != expected)
+            return specError("unknown compatible " + quoted(*value) + " for " + path_ +
+                             " (expected '" + expected + "')");
+        return {};
+    }
+
+private:
+    explicit NodeProperties(std::string path) : path_(std::move(path)) {}
+
+    const Bytes* find(std::string_view name) const {
+        for (const auto& [known, value] : props_)
+            if (name == known)
+                return &value;
+        return nullptr;
+    }
+
+    Error wrongSize(const char* name, size_t size, const char* expected) const {
+        return specError("property '" + std::string(name) + "' in " + path_ + " is " +
+                         std::to_string(size) + " bytes; it must be " + expected);
+    }
+
+    std::string path_;
+    std::vector<std::pair<const char*, Bytes>> props_;
+};
+
+// Direct children of a node, each known to the binding and present once.
+// Returns their offsets in the order of `allowed`, -1 where absent.
+template <size_t N>
+Result<std::array<int, N>> readChildren(const void* fdt, int node, const std::string& path,
+                                        const std::array<const char*, N>& allowed) {
+    std::array<int, N> found;
+    found.fill(-1);
+    int child = fdt_first_subnode(fdt, node);
+    for (; child >= 0; child = fdt_next_subnode(fdt, child)) {
+        int len = 0;
+        const char* name = fdt_get_name(fdt, child, &len);
+        if (!name || len < 0)
+            return fdtError("cannot read a node name under " + path,
+                            name ? -FDT_ERR_BADSTRUCTURE : len);
+        std::string_view nameView(name, static_cast<size_t>(len));
+        size_t i = 0;
+        while (i < N && nameView != allowed[i])
+            ++i;
+        if (i == N)
+            return specError("unknown node " + quoted(nameView) + " under " + path);
+        if (found[i] >= 0)
+            return specError("duplicate node " + childPath(path, allowed[i]));
+        found[i] = child;
+    }
+    if (child != -FDT_ERR_NOTFOUND)
+        return fdtError("cannot list the nodes under " + path, child);
+    return found;
+}
+
+Status expectNoChildren(const void* fdt, int node, const std::string& path) {
+    auto children = readChildren<0>(fdt, node, path, {});
+    if (!children)
+        return children.error();
+    return {};
+}
+
+// Copies the blob to aligned storage after checking the header against the
+// caller's buffer: libfdt trusts totalsize, so it must not exceed what we have.
+Result<std::vector<uint64_t>> copyBlob(Bytes blob) {
+    if (blob.size() < sizeof(fdt_header))
+        return specError("domain spec blob is truncated: " + std::to_string(blob.size()) +
+                         " bytes is smaller than an FDT header");
+    fdt_header header;
+    std::memcpy(&header, blob.data(), sizeof(header));
+    if (fdt32_to_cpu(header.magic) != FDT_MAGIC)
+        return specError("domain spec blob is not a flattened device tree (bad magic)");
+    const uint32_t total = fdt32_to_cpu(header.totalsize);
+    if (total < sizeof(fdt_header))
+        return specError("domain spec blob is malformed: its header says it is " +
+                         std::to_string(total) + " bytes, smaller than the header itself");
+    if (total > blob.size())
+        return specError("domain spec blob is truncated: its header says " + std::to_string(total) +
+                         " bytes but only " + std::to_string(blob.size()) + " are present");
+    if (total > kMaxSpecBytes)
+        return specError("domain spec blob is " + std::to_string(total) + " bytes; at most " +
+                         std::to_string(kMaxSpecBytes) + " are accepted");
+    std::vector<uint64_t> aligned((total + sizeof(uint64_t) - 1) / sizeof(uint64_t));
+    std::memcpy(aligned.data(), blob.data(), total);
+    return aligned;
+}
+
+Result<KernelSpec> readKernel(const void* fdt, int node, const std::string& path) {
+    using namespace spec;
+    auto props = NodeProperties::read(
+        fdt, node, path, {kCompatibleProp, kPathProp, kEntryModeProp, kLoadAddressProp});
+    if (!props)
+        return props.error();
+    BASALT_TRY(props->expectCompatible(kKernelCompatible));
+    BASALT_TRY(expectNoChildren(fdt, node, path));
+
+    KernelSpec kernel;
+    auto kernelPath = props->string(kPathProp);
+    if (!kernelPath)
+        return kernelPath.error();
+    kernel.path = std::move(*kernelPath);
+
+    auto modeName = props->string(kEntryModeProp);
+    if (!modeName)
+        return modeName.error();
+    auto mode = entryModeFromName(*modeName);
+    if (!mode)
+        return specError("property 'entry-mode' in " + path + " is " + quoted(*modeName) +
+                         "; it must be 'real', 'protected' or 'long'");
+    kernel.entryMode = *mode;
+
+    if (props->has(kLoadAddressProp)) {
+        auto address = props->u64(kLoadAddressProp);
+        if (!address)
+            return address.error();
+        kernel.loadAddress = *address;
+    }
+    return kernel;
+}
+
+Result<std::string> readConsoleLogPath(const void* fdt, int node, const std::string& path) {
+    auto props = NodeProperties::read(fdt, node, path, {spec::kCompatibleProp, spec::kLogPathProp});
+    if (!props)
+        return props.error();
+    BASALT_TRY(props->expectCompatible(spec::kConsoleCompatible));
+    BASALT_TRY(expectNoChildren(fdt, node, path));
+    return props->string(spec::kLogPathProp);
+}
+
+Status readDomain(const void* fdt, int node, const std::string& path, DomainSpec& out) {
+    using namespace spec;
+    auto props = NodeProperties::read(
+        fdt, node, path, {kCompatibleProp, kNameProp, kMemoryProp, kCpusProp, kMmioHoleStartProp});
+    if (!props)
+        return props.error();
+    BASALT_TRY(props->expectCompatible(kDomainCompatible));
+
+    auto name = props->string(kNameProp);
+    if (!name)
+        return name.error();
+    out.name = std::move(*name);
+    auto memory = props->u64(kMemoryProp);
+    if (!memory)
+        return memory.error();
+    out.memoryBytes = *memory;
+    auto cpus = props->u32(kCpusProp);
+    if (!cpus)
+        return cpus.error();
+    out.vcpus = *cpus;
+    if (props->has(kMmioHoleStartProp)) {
+        auto hole = props->u64(kMmioHoleStartProp);
+        if (!hole)
+            return hole.error();
+        out.mmioHoleStart = *hole;
+    }
+
+    auto children = readChildren<2>(fdt, node, path, {kKernelNode, kConsoleNode});
+    if (!children)
+        return children.error();
+    const auto [kernelNode, consoleNode] = *children;
+    const std::string kernelPath = childPath(path, kKernelNode);
+    if (kernelNode < 0)
+        return specError(path + " is missing required node '" + kKernelNode + "'");
+    auto kernel = readKernel(fdt, kernelNode, kernelPath);
+    if (!kernel)
+        return kernel.error();
+    out.kernel = std::move(*kernel);
+    if (consoleNode >= 0) {
+        auto logPath = readConsoleLogPath(fdt, consoleNode, childPath(path, kConsoleNode));
+        if (!logPath)
+            return logPath.error();
+        out.consoleLogPath = std::move(*logPath);
+    }
+    return {};
+}
+
+Status readTest(const void* fdt, int node, const std::string& path, DomainSpec& out) {
+    using namespace spec;
+    auto props =
+        NodeProperties::read(fdt, node, path, {kCompatibleProp, kExitPortProp, kDirtyPortProp});
+    if (!props)
+        return props.error();
+    BASALT_TRY(props->expectCompatible(kTestCompatible));
+    BASALT_TRY(expectNoChildren(fdt, node, path));
+    if (props->has(kExitPortProp)) {
+        auto port = props->port(kExitPortProp);
+        if (!port)
+            return port.error();
+        out.testExitPort = *port;
+    }
+    if (props->has(kDirtyPortProp)) {
+        auto port = props->port(kDirtyPortProp);
+        if (!port)
+            return port.error();
+        out.testDirtyPort = *port;
+    }
+    return {};
+}
+
+Result<DomainSpec> readRoot(const void* fdt) {
+    using namespace spec;
+    const std::string root = "/";
+    auto props = NodeProperties::read(fdt, 0, root, {kCompatibleProp});
+    if (!props)
+        return props.error();
+    BASALT_TRY(props->expectCompatible(kRootCompatible));
+
+    auto children = readChildren<2>(fdt, 0, root, {kDomainNode, kTestNode});
+    if (!children)
+        return children.error();
+    const auto [domainNode, testNode] = *children;
+    if (domainNode < 0)
+        return specError("the domain spec is missing required node '/domain'");
+    DomainSpec out;
+    BASALT_TRY(readDomain(fdt, domainNode, childPath(root, kDomainNode), out));
+    if (testNode >= 0)
+        BASALT_TRY(readTest(fdt, testNode, childPath(root, kTestNode), out));
+    return out;
+}
+
+} // namespace
+
+Result<DomainSpec> parseSpecBlob(std::span<const uint8_t> blob) {
+    auto copy = copyBlob(blob);
+    if (!copy)
+        return copy.error();
+    const void* fdt = copy->data();
+    const size_t total = fdt_totalsize(fdt);
+
+    // Our own walk first: libfdt 1.6.1 can loop forever on a forged length.
+    BASALT_TRY(checkFdtStructure({static_cast<const uint8_t*>(fdt), total}, spec::kMaxDepth));
+    if (int rc = fdt_check_full(fdt, total); rc != 0)
+        return fdtError("domain spec blob is malformed", rc);
+    if (int n = fdt_num_mem_rsv(fdt); n != 0)
+        return n < 0 ? fdtError("domain spec blob has a bad memory reservation map", n)
+                     : specError("domain spec blob has memory reservations; none are allowed");
+
+    auto parsed = readRoot(fdt);
+    if (!parsed)
+        return parsed.error();
+    BASALT_TRY(validateSpec(*parsed));
+    return parsed;
+}
+
+} // namespace basalt

@@ -1,0 +1,105 @@
+// buildSpecBlob: DomainSpec -> FDT, with libfdt's sequential-write API.
+
+#include "vmm/builder/domain_spec.h"
+#include "vmm/builder/spec_binding.h"
+
+#include <libfdt.h>
+
+namespace basalt {
+namespace {
+
+// A spec is a few hundred bytes; start there and double on FDT_ERR_NOSPACE.
+constexpr size_t kInitialBlobBytes = 1024;
+
+// Collects the first libfdt error so the writer reads as a straight line.
+class FdtWriter {
+public:
+    explicit FdtWriter(std::vector<uint8_t>& buffer) : fdt_(buffer.data()) {
+        step(fdt_create(fdt_, static_cast<int>(buffer.size())));
+        step(fdt_finish_reservemap(fdt_));
+    }
+
+    void beginNode(const char* name) { step(fdt_begin_node(fdt_, name)); }
+    void endNode() { step(fdt_end_node(fdt_)); }
+    void string(const char* name, const std::string& value) {
+        step(fdt_property_string(fdt_, name, value.c_str()));
+    }
+    void u32(const char* name, uint32_t value) { step(fdt_property_u32(fdt_, name, value)); }
+    void u64(const char* name, uint64_t value) { step(fdt_property_u64(fdt_, name, value)); }
+    int finish() {
+        step(fdt_finish(fdt_));
+        return error_;
+    }
+
+private:
+    void step(int rc) {
+        if (error_ == 0 && rc < 0)
+            error_ = rc;
+    }
+
+    void* fdt_;
+    int error_ = 0;
+};
+
+void writeSpec(FdtWriter& w, const DomainSpec& spec) {
+    w.beginNode(""); // root
+    w.string(spec::kCompatibleProp, spec::kRootCompatible);
+
+    w.beginNode(spec::kDomainNode);
+    w.string(spec::kCompatibleProp, spec::kDomainCompatible);
+    w.string(spec::kNameProp, spec.name);
+    w.u64(spec::kMemoryProp, spec.memoryBytes);
+    w.u32(spec::kCpusProp, spec.vcpus);
+    w.u64(spec::kMmioHoleStartProp, spec.mmioHoleStart);
+
+    w.beginNode(spec::kKernelNode);
+    w.string(spec::kCompatibleProp, spec::kKernelCompatible);
+    w.string(spec::kPathProp, spec.kernel.path);
+    w.string(spec::kEntryModeProp, std::string(entryModeName(spec.kernel.entryMode)));
+    if (spec.kernel.loadAddress)
+        w.u64(spec::kLoadAddressProp, *spec.kernel.loadAddress);
+    w.endNode();
+
+    if (spec.consoleLogPath) {
+        w.beginNode(spec::kConsoleNode);
+        w.string(spec::kCompatibleProp, spec::kConsoleCompatible);
+        w.string(spec::kLogPathProp, *spec.consoleLogPath);
+        w.endNode();
+    }
+    w.endNode(); // domain
+
+    if (spec.testExitPort || spec.testDirtyPort) {
+        w.beginNode(spec::kTestNode);
+        w.string(spec::kCompatibleProp, spec::kTestCompatible);
+        if (spec.testExitPort)
+            w.u32(spec::kExitPortProp, *spec.testExitPort);
+        if (spec.testDirtyPort)
+            w.u32(spec::kDirtyPortProp, *spec.testDirtyPort);
+        w.endNode();
+    }
+    w.endNode(); // root
+}
+
+} // namespace
+
+Result<std::vector<uint8_t>> buildSpecBlob(const DomainSpec& spec) {
+    BASALT_TRY(validateSpec(spec));
+    for (size_t size = kInitialBlobBytes; size <= kMaxSpecBytes; size *= 2) {
+        std::vector<uint8_t> blob(size);
+        FdtWriter writer(blob);
+        writeSpec(writer, spec);
+        int rc = writer.finish();
+        if (rc == -FDT_ERR_NOSPACE)
+            continue;
+        if (rc < 0)
+            return makeError(EINVAL,
+                             std::string("cannot build the domain spec blob: ") + fdt_strerror(rc));
+        // fdt_finish leaves the blob packed: header, struct block, strings.
+        blob.resize(fdt_totalsize(blob.data()));
+        return blob;
+    }
+    return makeError(EFBIG, "cannot build the domain spec blob: it would exceed " +
+                                std::to_string(kMaxSpecBytes) + " bytes");
+}
+
+} // namespace basalt
