@@ -1,0 +1,71 @@
+#include "vmm/options.h"
+
+#include <catch2/catch.hpp>
+
+using namespace basalt;
+
+namespace {
+Result<VmmOptions> parse(std::vector<std::string> args) {
+    return parseVmmOptions(args);
+}
+} // namespace
+
+TEST_CASE("basalt-vmm flags build a validated spec", "[options]") {
+    auto o = parse({"--kernel", "/tmp/k.elf", "--entry", "long", "--memory", "32", "--vcpus", "4",
+                    "--name", "t1", "--test-exit-port", "0xf4", "--test-dirty-port", "0x700",
+                    "--control", "/tmp/c.sock", "--load-address", "0x200000"});
+    INFO((o.ok() ? std::string() : o.error().message));
+    REQUIRE(o.ok());
+    CHECK(o->spec.name == "t1");
+    CHECK(o->spec.kernel.path == "/tmp/k.elf");
+    CHECK(o->spec.kernel.entryMode == EntryMode::Long);
+    CHECK(o->spec.kernel.loadAddress == 0x200000u);
+    CHECK(o->spec.memoryBytes == 32ull << 20);
+    CHECK(o->spec.vcpus == 4);
+    CHECK(o->spec.testExitPort == 0xF4);
+    CHECK(o->spec.testDirtyPort == 0x700);
+    CHECK(o->controlSocketPath == "/tmp/c.sock");
+}
+
+TEST_CASE("basalt-vmm defaults", "[options]") {
+    auto o = parse({"--kernel", "k"});
+    REQUIRE(o.ok());
+    CHECK(o->spec.memoryBytes == 64ull << 20);
+    CHECK(o->spec.vcpus == 1);
+    CHECK(o->spec.kernel.entryMode == EntryMode::Protected);
+    CHECK_FALSE(o->spec.testExitPort.has_value());
+    CHECK(o->controlSocketPath.empty());
+}
+
+TEST_CASE("basalt-vmm rejects bad flags with a message", "[options]") {
+    const std::vector<std::vector<std::string>> bad = {
+        {},
+        {"--kernel", "k", "--memory", "0"},
+        {"--kernel", "k", "--memory", "-5"},
+        {"--kernel", "k", "--memory", "12abc"},
+        {"--kernel", "k", "--memory", "99999999999999999999999"},
+        {"--kernel", "k", "--memory", "2000000000"},
+        {"--kernel", "k", "--vcpus", "0"},
+        {"--kernel", "k", "--vcpus", "100000"},
+        {"--kernel", "k", "--entry", "sideways"},
+        {"--kernel", "k", "--test-exit-port", "0x10000"},
+        {"--kernel", "k", "--test-exit-port", "0xe9"},
+        {"--kernel", "k", "--spec", "x.dtb"},
+        {"--kernel", "k", "--bogus"},
+        {"--kernel"},
+    };
+    for (const auto& args : bad) {
+        auto o = parse(args);
+        INFO("args: " << (args.empty() ? std::string("(none)") : args.back()));
+        REQUIRE_FALSE(o.ok());
+        CHECK_FALSE(o.error().message.empty());
+        CHECK(o.error().message.find('\n') == std::string::npos);
+    }
+}
+
+TEST_CASE("--help returns the usage text", "[options]") {
+    auto o = parse({"--help"});
+    REQUIRE(o.ok());
+    CHECK(o->help);
+    CHECK(o->helpText.find("--kernel") != std::string::npos);
+}

@@ -1,0 +1,33 @@
+#pragma once
+// The control socket's protocol: one JSON object per line in each direction.
+//
+//   -> {"command":"status"}
+//   <- {"ok":true,"name":"web01","state":"running","vcpus":["running","running"],...}
+//   -> {"command":"pause"}        <- {"ok":true,"state":"paused"}
+//   -> {"command":"resume"}       <- {"ok":true,"state":"running"}
+//   -> {"command":"destroy"}      <- {"ok":true,"state":"stopping"}
+//   -> garbage                    <- {"ok":false,"error":"..."}
+//
+// Transport-free so that it can be tested without a socket.
+
+#include "vmm/domain.h"
+
+#include <string>
+#include <string_view>
+
+namespace basalt {
+
+class ControlTarget {
+public:
+    virtual ~ControlTarget() = default;
+    virtual void pause() = 0;
+    virtual void resume() = 0;
+    virtual void destroy() = 0;
+    virtual DomainStatus status() const = 0;
+};
+
+// Answers one request line (without its newline) with one response line
+// (without its newline). Never throws.
+std::string handleControlRequest(std::string_view line, ControlTarget& target);
+
+} // namespace basalt

@@ -1,0 +1,251 @@
+#include "vmm/domain.h"
+
+#include "base/log.h"
+#include "npt/guest_memory.h"
+#include "npt/phys_map.h"
+#include "vmm/boot_state.h"
+#include "vmm/builder/kernel_image.h"
+#include "vmm/cpuid_policy.h"
+#include "vmm/devices/debug_console_port.h"
+#include "vmm/devices/dirty_log_probe.h"
+#include "vmm/devices/test_exit_port.h"
+#include "vmm/exit_status.h"
+#include "vmm/kvm/hypervisor.h"
+#include "vmm/kvm/vcpu.h"
+#include "vmm/kvm/vm.h"
+
+#include <unistd.h>
+
+namespace basalt {
+
+BASALT_LOG_CATEGORY(DomainLog, "domain");
+
+namespace {
+
+constexpr uint64_t kMiB = 1ull << 20;
+
+uint64_t hostMemoryBytes() {
+    long pages = sysconf(_SC_PHYS_PAGES);
+    long pageSize = sysconf(_SC_PAGESIZE);
+    return pages > 0 && pageSize > 0 ? static_cast<uint64_t>(pages) * pageSize : 0;
+}
+
+Result<std::unique_ptr<VendorPolicy>> vendorPolicyFor(const CpuidTable& hostCpuid) {
+    switch (cpuVendorOf(hostCpuid)) {
+    case CpuVendor::Intel:
+        return makeVmxPolicy();
+    case CpuVendor::Amd:
+        return makeSvmPolicy();
+    case CpuVendor::Unknown:
+        break;
+    }
+    return makeError(ENOTSUP, "unsupported host CPU vendor: Basalt runs on Intel VT-x or AMD-V");
+}
+
+} // namespace
+
+const char* domainStateName(DomainState state) {
+    switch (state) {
+    case DomainState::Built:
+        return "built";
+    case DomainState::Running:
+        return "running";
+    case DomainState::Paused:
+        return "paused";
+    case DomainState::Stopped:
+        return "stopped";
+    }
+    return "?";
+}
+
+Domain::Domain(const DomainSpec& spec) : spec_(spec) {}
+
+Domain::~Domain() {
+    // vCPU threads reference this object: stop them before members go away.
+    threads_.clear();
+}
+
+Result<std::unique_ptr<Domain>> Domain::create(const DomainSpec& spec) {
+    BASALT_TRY(validateSpec(spec));
+    std::unique_ptr<Domain> domain(new Domain(spec));
+    BASALT_TRY(domain->build());
+    return domain;
+}
+
+Status Domain::build() {
+    uint64_t hostBytes = hostMemoryBytes();
+    if (hostBytes && spec_.memoryBytes > hostBytes)
+        return makeError(ENOMEM, "guest memory of " + std::to_string(spec_.memoryBytes / kMiB) +
+                                     " MiB exceeds this host's " +
+                                     std::to_string(hostBytes / kMiB) + " MiB of RAM");
+
+    // Check the kernel before touching KVM, so that a bad kernel is reported
+    // as such on any host.
+    const KernelSpec& k = spec_.kernel;
+    auto image = loadKernelFile(k.path, k.entryMode, k.loadAddress);
+    if (!image.ok())
+        return image.error();
+    BASALT_TRY(checkImageFits(*image, spec_.memoryBytes, spec_.mmioHoleStart));
+
+    auto hypervisor = kvm::Hypervisor::open();
+    if (!hypervisor.ok())
+        return hypervisor.error();
+    hypervisor_ = std::move(*hypervisor);
+    if (spec_.vcpus > hypervisor_->maxVcpus())
+        return makeError(EINVAL, std::to_string(spec_.vcpus) + " vCPUs requested but this host's " +
+                                     "KVM supports at most " +
+                                     std::to_string(hypervisor_->maxVcpus()));
+
+    auto supported = hypervisor_->supportedCpuid();
+    if (!supported.ok())
+        return supported.error();
+    auto vendor = vendorPolicyFor(*supported);
+    if (!vendor.ok())
+        return vendor.error();
+    vendor_ = std::move(*vendor);
+    LOG(DomainLog, Debug, "host virtualization: %s", std::string(vendor_->name()).c_str());
+
+    auto vm = hypervisor_->createVm();
+    if (!vm.ok())
+        return vm.error();
+    vm_ = std::move(*vm);
+
+    msrs_ = std::make_unique<MsrDispatcher>(makeMsrPolicy(*vendor_));
+    if (auto s = vm_->setMsrFilter(msrs_->rules()); !s.ok())
+        LOG(DomainLog, Warn, "MSR policy not enforced: %s", s.error().message.c_str());
+
+    auto physMap = npt::PhysMap::create(*vm_, spec_.memoryBytes, spec_.mmioHoleStart);
+    if (!physMap.ok())
+        return physMap.error();
+    physMap_ = std::move(*physMap);
+    memory_ = std::make_unique<npt::GuestMemory>(*physMap_);
+
+    auto console = Console::open(spec_.consoleLogPath.value_or(""), true);
+    if (!console.ok())
+        return console.error();
+    console_ = std::move(*console);
+
+    for (uint32_t i = 0; i < spec_.vcpus; ++i) {
+        auto vcpu = vm_->createVcpu(i);
+        if (!vcpu.ok())
+            return vcpu.error();
+        BASALT_TRY((*vcpu)->setCpuid(makeGuestCpuid(*supported, *vendor_, i, spec_.vcpus)));
+        vcpus_.push_back(std::move(*vcpu));
+    }
+    BASALT_TRY(loadKernel(*image));
+    BASALT_TRY(addCoreDevices());
+    for (auto& vcpu : vcpus_)
+        threads_.push_back(std::make_unique<VcpuThread>(*vcpu, *this));
+    return {};
+}
+
+Status Domain::loadKernel(const KernelImage& image) {
+    for (const auto& segment : image.segments) {
+        BASALT_TRY(memory_->loadImage(segment.gpa, segment.bytes));
+        BASALT_TRY(memory_->fill(segment.gpa + segment.bytes.size(), 0,
+                                 segment.memSize - segment.bytes.size()));
+    }
+
+    kvm::Vcpu& bsp = *vcpus_.front();
+    auto reset = bsp.getSpecialRegisters();
+    if (!reset.ok())
+        return reset.error();
+    auto boot = prepareBootState(image.mode, image.entry, spec_.vcpus, *reset, *memory_);
+    if (!boot.ok())
+        return boot.error();
+    BASALT_TRY(bsp.setSpecialRegisters(boot->sregs));
+    BASALT_TRY(bsp.setRegisters(boot->regs));
+    return {};
+}
+
+Status Domain::addCoreDevices() {
+    BASALT_TRY(bus_.add(AddressSpace::Pio, DebugConsolePort::kPort, 1,
+                        std::make_shared<DebugConsolePort>(*console_), "debug console"));
+    if (spec_.testExitPort) {
+        auto stop = [this](int status) {
+            requestStop(status, "guest wrote " + std::to_string(status) + " to the test exit port");
+        };
+        BASALT_TRY(bus_.add(AddressSpace::Pio, *spec_.testExitPort, 1,
+                            std::make_shared<TestExitPort>(stop), "test exit port"));
+    }
+    if (spec_.testDirtyPort)
+        BASALT_TRY(bus_.add(AddressSpace::Pio, *spec_.testDirtyPort, DirtyLogProbe::kRegisterBytes,
+                            std::make_shared<DirtyLogProbe>(*physMap_), "dirty-log probe"));
+    return {};
+}
+
+int Domain::run() {
+    {
+        std::lock_guard lock(stateMutex_);
+        if (state_ != DomainState::Built)
+            return kExitConfigError;
+        state_ = DomainState::Running;
+    }
+    for (auto& thread : threads_)
+        thread->start();
+
+    int status;
+    {
+        std::unique_lock lock(stateMutex_);
+        stopped_.wait(lock, [this] { return exitStatus_.has_value(); });
+        status = *exitStatus_;
+    }
+    for (auto& thread : threads_)
+        thread->stop();
+    {
+        std::lock_guard lock(stateMutex_);
+        state_ = DomainState::Stopped;
+    }
+    LOG(DomainLog, Info, "domain '%s' stopped: %s", spec_.name.c_str(), stopReason_.c_str());
+    return status;
+}
+
+void Domain::requestStop(int status, const std::string& reason) {
+    std::lock_guard lock(stateMutex_);
+    if (exitStatus_)
+        return;
+    exitStatus_ = status;
+    stopReason_ = reason;
+    // vCPU threads stop themselves at their next loop turn; run() joins them.
+    for (auto& thread : threads_)
+        thread->requestStop();
+    stopped_.notify_all();
+}
+
+void Domain::pause() {
+    {
+        std::lock_guard lock(stateMutex_);
+        if (state_ != DomainState::Running || exitStatus_)
+            return;
+        state_ = DomainState::Paused;
+    }
+    for (auto& thread : threads_)
+        thread->pause();
+}
+
+void Domain::resume() {
+    {
+        std::lock_guard lock(stateMutex_);
+        if (state_ != DomainState::Paused || exitStatus_)
+            return;
+        state_ = DomainState::Running;
+    }
+    for (auto& thread : threads_)
+        thread->resume();
+}
+
+DomainStatus Domain::status() const {
+    DomainStatus s;
+    {
+        std::lock_guard lock(stateMutex_);
+        s.name = spec_.name;
+        s.state = state_;
+        s.memoryBytes = spec_.memoryBytes;
+        s.stopReason = stopReason_;
+    }
+    for (const auto& thread : threads_)
+        s.vcpus.push_back(thread->state());
+    return s;
+}
+
+} // namespace basalt

@@ -1,0 +1,94 @@
+#pragma once
+// One guest: its KVM VM, guest-physical memory, trap bus, vCPU threads and
+// the small devices the core itself owns. basalt-vmm runs exactly one.
+
+#include "base/result.h"
+#include "vmm/builder/domain_spec.h"
+#include "vmm/console.h"
+#include "vmm/io_bus.h"
+#include "vmm/msr_dispatch.h"
+#include "vmm/vcpu_thread.h"
+#include "vmm/vendor_policy.h"
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace basalt {
+
+namespace kvm {
+class Hypervisor;
+class Vm;
+class Vcpu;
+} // namespace kvm
+struct KernelImage;
+namespace npt {
+class PhysMap;
+class GuestMemory;
+} // namespace npt
+
+enum class DomainState { Built, Running, Paused, Stopped };
+const char* domainStateName(DomainState state);
+
+struct DomainStatus {
+    std::string name;
+    DomainState state = DomainState::Built;
+    std::vector<VcpuState> vcpus;
+    uint64_t memoryBytes = 0;
+    std::string stopReason; // empty while running
+};
+
+class Domain final : public ExitHandler {
+public:
+    // Builds the whole guest from a validated spec; nothing runs yet.
+    static Result<std::unique_ptr<Domain>> create(const DomainSpec& spec);
+    ~Domain() override;
+
+    // Starts every vCPU and blocks until the domain stops; returns the exit
+    // status for the process (vmm/exit_status.h, or the test exit port's value).
+    int run();
+
+    // Safe from any thread, including vCPU threads. The first request wins.
+    void requestStop(int status, const std::string& reason);
+    void pause();
+    void resume();
+    DomainStatus status() const;
+
+    // ExitHandler: the one switch that decides what every exit means.
+    bool handleExit(kvm::Vcpu& vcpu, kvm::VcpuExit& exit) override;
+
+    IoBus& bus() { return bus_; }
+    npt::PhysMap& physMap() { return *physMap_; }
+    npt::GuestMemory& memory() { return *memory_; }
+    MsrDispatcher& msrs() { return *msrs_; }
+
+private:
+    explicit Domain(const DomainSpec& spec);
+    Status build();
+    Status loadKernel(const KernelImage& image);
+    Status addCoreDevices();
+    void crash(kvm::Vcpu& vcpu, const std::string& why);
+
+    DomainSpec spec_;
+    std::unique_ptr<kvm::Hypervisor> hypervisor_;
+    std::unique_ptr<kvm::Vm> vm_;
+    std::unique_ptr<npt::PhysMap> physMap_;
+    std::unique_ptr<npt::GuestMemory> memory_;
+    std::unique_ptr<VendorPolicy> vendor_;
+    std::unique_ptr<MsrDispatcher> msrs_;
+    std::unique_ptr<Console> console_;
+    IoBus bus_;
+    std::vector<std::unique_ptr<kvm::Vcpu>> vcpus_;
+    std::vector<std::unique_ptr<VcpuThread>> threads_;
+
+    mutable std::mutex stateMutex_;
+    std::condition_variable stopped_;
+    DomainState state_ = DomainState::Built;
+    std::optional<int> exitStatus_;
+    std::string stopReason_;
+};
+
+} // namespace basalt

@@ -1,0 +1,93 @@
+// The vCPU exit switch: what each exit KVM hands to userspace means for the
+// domain. Everything a guest can trigger here is rate-limited in the log.
+
+#include "base/log.h"
+#include "vmm/domain.h"
+#include "vmm/exit_status.h"
+#include "vmm/kvm/vcpu.h"
+
+#include <cinttypes>
+
+namespace basalt {
+
+BASALT_LOG_CATEGORY(ExitLog, "exit");
+
+namespace {
+
+template <class... Fs> struct Overloaded : Fs... { using Fs::operator()...; };
+template <class... Fs> Overloaded(Fs...) -> Overloaded<Fs...>;
+
+} // namespace
+
+void Domain::crash(kvm::Vcpu& vcpu, const std::string& why) {
+    LOG(ExitLog, Error, "vCPU %u: %s; guest state:\n%s", vcpu.id(), why.c_str(),
+        vcpu.dumpState().c_str());
+    requestStop(kExitCrashed, "crashed: " + why);
+}
+
+bool Domain::handleExit(kvm::Vcpu& vcpu, kvm::VcpuExit& exit) {
+    return std::visit(
+        Overloaded{
+            [&](kvm::IoExit& io) {
+                bus_.handlePio(io.port, io.size, io.isWrite, io.count, io.data);
+                return true;
+            },
+            [&](kvm::MmioExit& mmio) {
+                if (mmio.isWrite)
+                    bus_.write(AddressSpace::Mmio, mmio.gpa, {mmio.data, mmio.len});
+                else
+                    bus_.read(AddressSpace::Mmio, mmio.gpa, {mmio.data, mmio.len});
+                return true;
+            },
+            [&](kvm::MsrExit& msr) {
+                msrs_->handle(vcpu.id(), msr);
+                return true;
+            },
+            [&](kvm::HaltExit&) {
+                // With the in-kernel LAPIC, KVM waits in HLT itself; a HLT that
+                // reaches userspace means no interrupt can ever wake the vCPU.
+                crash(vcpu, "HLT with no interrupt source (in-kernel LAPIC missing?)");
+                return false;
+            },
+            [&](kvm::ShutdownExit&) {
+                crash(vcpu, "triple fault");
+                return false;
+            },
+            [&](kvm::InterruptedExit&) { return true; },
+            [&](kvm::SystemEventExit& event) {
+                using Kind = kvm::SystemEventExit::Kind;
+                if (event.kind == Kind::Shutdown)
+                    requestStop(kExitPoweredOff, "guest powered off");
+                else if (event.kind == Kind::Reset)
+                    requestStop(kExitRebootRequested, "guest requested a reset");
+                else
+                    crash(vcpu, "guest system event " + std::to_string(event.rawType));
+                return false;
+            },
+            [&](kvm::FailEntryExit& fail) {
+                crash(vcpu, vendor_->describeEntryFailure(fail.hardwareReason) + " on host CPU " +
+                                std::to_string(fail.cpu));
+                return false;
+            },
+            [&](kvm::InternalErrorExit& internal) {
+                std::string why =
+                    std::string("KVM internal error: ") + kvm::internalErrorName(internal.suberror);
+                if (internal.hardwareExitReason)
+                    why += " (" + vendor_->exitReasonName(*internal.hardwareExitReason) + ")";
+                for (uint64_t word : internal.data) {
+                    char hex[24];
+                    snprintf(hex, sizeof hex, " %#" PRIx64, word);
+                    why += hex;
+                }
+                crash(vcpu, why);
+                return false;
+            },
+            [&](kvm::UnknownExit& unknown) {
+                crash(vcpu, "unexpected KVM exit reason " + std::to_string(unknown.reason));
+                return false;
+            },
+        },
+        exit);
+}
+
+} // namespace basalt

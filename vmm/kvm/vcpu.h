@@ -1,0 +1,52 @@
+#pragma once
+// One KVM vCPU: its fd, its shared kvm_run page, registers and CPUID.
+// run() is called only from the vCPU's own thread; requestExit() from any.
+
+#include "base/cpuid.h"
+#include "base/mapped_region.h"
+#include "base/result.h"
+#include "base/unique_fd.h"
+#include "vmm/kvm/registers.h"
+#include "vmm/kvm/vcpu_exit.h"
+
+#include <memory>
+#include <string>
+
+struct kvm_run;
+
+namespace basalt::kvm {
+
+class Vcpu {
+public:
+    static Result<std::unique_ptr<Vcpu>> create(UniqueFd fd, uint32_t id, size_t runSize);
+
+    uint32_t id() const { return id_; }
+
+    // Enters the guest until the next exit that userspace must handle.
+    // A pending requestExit() makes it return InterruptedExit at once.
+    VcpuExit run();
+
+    // Makes the current or next run() return InterruptedExit. Pair it with a
+    // signal to the vCPU thread to interrupt a KVM_RUN already in progress.
+    void requestExit();
+    void clearExitRequest();
+
+    Status setCpuid(const CpuidTable& table);
+    Result<GeneralRegisters> getRegisters() const;
+    Status setRegisters(const GeneralRegisters& regs);
+    Result<SpecialRegisters> getSpecialRegisters() const;
+    Status setSpecialRegisters(const SpecialRegisters& sregs);
+
+    // Register dump for crash reports; never fails (says why if it cannot read).
+    std::string dumpState() const;
+
+private:
+    Vcpu(UniqueFd fd, uint32_t id, MappedRegion run);
+
+    UniqueFd fd_;
+    uint32_t id_;
+    MappedRegion runRegion_;
+    kvm_run* run_;
+};
+
+} // namespace basalt::kvm

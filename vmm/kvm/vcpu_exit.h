@@ -1,0 +1,69 @@
+#pragma once
+// Why KVM_RUN returned, decoded into a small variant. The data pointers refer
+// to the vCPU's kvm_run page and are valid until the next run().
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <variant>
+#include <vector>
+
+namespace basalt::kvm {
+
+struct IoExit {
+    uint16_t port = 0;
+    uint8_t size = 0; // 1, 2 or 4
+    bool isWrite = false;
+    uint32_t count = 1;      // > 1 for rep ins/outs: `count` items of `size` bytes
+    uint8_t* data = nullptr; // count * size bytes, to fill on reads
+};
+
+struct MmioExit {
+    uint64_t gpa = 0;
+    uint8_t len = 0; // 1..8
+    bool isWrite = false;
+    uint8_t* data = nullptr; // len bytes, to fill on reads
+};
+
+// A RDMSR/WRMSR that the MSR filter sent to userspace.
+struct MsrExit {
+    uint32_t index = 0;
+    bool isWrite = false;
+    uint64_t value = 0;         // the value written (WRMSR)
+    uint64_t* result = nullptr; // RDMSR result to fill
+    uint8_t* error = nullptr;   // set to 1 to inject #GP
+};
+
+struct HaltExit {};        // HLT with no in-kernel LAPIC to wait in
+struct ShutdownExit {};    // triple fault
+struct InterruptedExit {}; // a signal or immediate_exit stopped KVM_RUN
+
+struct SystemEventExit {
+    enum class Kind { Shutdown, Reset, Crash, Other };
+    Kind kind = Kind::Other;
+    uint32_t rawType = 0; // KVM_SYSTEM_EVENT_*
+};
+
+struct FailEntryExit {
+    uint64_t hardwareReason = 0; // VMX exit reason | 0x80000000, or SVM exit code
+    uint32_t cpu = 0;            // host CPU that failed the entry
+};
+
+struct InternalErrorExit {
+    uint32_t suberror = 0; // KVM_INTERNAL_ERROR_*
+    std::vector<uint64_t> data;
+    // Set when KVM met a hardware exit reason it does not handle.
+    std::optional<uint64_t> hardwareExitReason;
+};
+
+struct UnknownExit {
+    uint32_t reason = 0; // raw KVM_EXIT_* value
+};
+
+using VcpuExit = std::variant<IoExit, MmioExit, MsrExit, HaltExit, ShutdownExit, InterruptedExit,
+                              SystemEventExit, FailEntryExit, InternalErrorExit, UnknownExit>;
+
+// A readable name for an internal-error suberror ("emulation failure", ...).
+const char* internalErrorName(uint32_t suberror);
+
+} // namespace basalt::kvm

@@ -1,0 +1,147 @@
+#include "vmm/options.h"
+
+#include "base/mapped_region.h"
+
+#include <boost/program_options.hpp>
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+namespace basalt {
+
+namespace po = boost::program_options;
+
+namespace {
+
+constexpr uint64_t kMiB = 1ull << 20;
+constexpr uint32_t kDefaultMemoryMiB = 64;
+constexpr uint64_t kMaxPort = 0xFFFF;
+
+// Parses a decimal or 0x-prefixed number, rejecting trailing junk and overflow.
+Result<uint64_t> parseNumber(const std::string& text, const std::string& what, uint64_t max) {
+    if (text.empty() || text[0] == '-' || text[0] == '+')
+        return makeError(EINVAL, what + " '" + text + "' is not a non-negative number");
+    errno = 0;
+    char* end = nullptr;
+    unsigned long long value = std::strtoull(text.c_str(), &end, 0);
+    if (errno == ERANGE || value > max)
+        return makeError(ERANGE, what + " '" + text + "' is too large (at most " +
+                                     std::to_string(max) + ")");
+    if (*end != '\0')
+        return makeError(EINVAL, what + " '" + text + "' is not a number");
+    return static_cast<uint64_t>(value);
+}
+
+} // namespace
+
+Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
+    po::options_description desc("basalt-vmm: runs one guest on KVM\n\nOptions");
+    // clang-format off
+    desc.add_options()
+        ("help,h", "show this help")
+        ("spec", po::value<std::string>(), "domain spec blob (FDT) to run")
+        ("kernel", po::value<std::string>(), "kernel to load: ELF or flat binary")
+        ("entry", po::value<std::string>()->default_value("protected"),
+            "entry mode of --kernel: real, protected or long")
+        ("load-address", po::value<std::string>(), "load address of a flat --kernel")
+        ("memory", po::value<std::string>(), "guest memory in MiB (default 64)")
+        ("vcpus", po::value<std::string>(), "number of vCPUs (default 1)")
+        ("name", po::value<std::string>()->default_value("guest"), "domain name")
+        ("console-log", po::value<std::string>(), "append guest console output to FILE")
+        ("control", po::value<std::string>(), "serve the control socket at PATH")
+        ("test-exit-port", po::value<std::string>(), "test only: port whose writes end the VMM")
+        ("test-dirty-port", po::value<std::string>(), "test only: dirty-logging probe port")
+        ("write-spec", po::value<std::string>(), "write the domain spec blob to FILE and exit");
+    // clang-format on
+
+    VmmOptions options;
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(args).options(desc).run(), vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        return makeError(EINVAL, e.what());
+    }
+    if (vm.count("help")) {
+        std::ostringstream text;
+        text << desc;
+        options.help = true;
+        options.helpText = text.str();
+        return options;
+    }
+    if (vm.count("control"))
+        options.controlSocketPath = vm["control"].as<std::string>();
+    if (vm.count("write-spec"))
+        options.writeSpecPath = vm["write-spec"].as<std::string>();
+
+    if (vm.count("spec")) {
+        for (const char* flag : {"kernel", "load-address", "memory", "vcpus"})
+            if (vm.count(flag))
+                return makeError(EINVAL,
+                                 std::string("--") + flag + " cannot be combined with --spec");
+        auto spec = loadSpecFile(vm["spec"].as<std::string>());
+        if (!spec.ok())
+            return spec.error();
+        options.spec = std::move(*spec);
+        return options;
+    }
+
+    if (!vm.count("kernel"))
+        return makeError(EINVAL, "nothing to run: give --kernel FILE or --spec FILE");
+    DomainSpec& spec = options.spec;
+    spec.name = vm["name"].as<std::string>();
+    spec.kernel.path = vm["kernel"].as<std::string>();
+    auto mode = entryModeFromName(vm["entry"].as<std::string>());
+    if (!mode)
+        return makeError(EINVAL, "entry mode '" + vm["entry"].as<std::string>() +
+                                     "' is not one of real, protected, long");
+    spec.kernel.entryMode = *mode;
+    if (vm.count("load-address")) {
+        auto addr = parseNumber(vm["load-address"].as<std::string>(), "load address",
+                                std::numeric_limits<uint64_t>::max());
+        if (!addr.ok())
+            return addr.error();
+        spec.kernel.loadAddress = *addr;
+    }
+    uint64_t memoryMiB = kDefaultMemoryMiB;
+    if (vm.count("memory")) {
+        auto mib = parseNumber(vm["memory"].as<std::string>(), "memory size (MiB)",
+                               kMaxDomainMemory / kMiB);
+        if (!mib.ok())
+            return mib.error();
+        memoryMiB = *mib;
+    }
+    spec.memoryBytes = memoryMiB * kMiB;
+    if (vm.count("vcpus")) {
+        auto n = parseNumber(vm["vcpus"].as<std::string>(), "vCPU count",
+                             std::numeric_limits<uint32_t>::max());
+        if (!n.ok())
+            return n.error();
+        spec.vcpus = static_cast<uint32_t>(*n);
+    }
+    if (vm.count("console-log"))
+        spec.consoleLogPath = vm["console-log"].as<std::string>();
+    for (auto [flag, field] : {std::pair{"test-exit-port", &spec.testExitPort},
+                               std::pair{"test-dirty-port", &spec.testDirtyPort}}) {
+        if (!vm.count(flag))
+            continue;
+        auto port = parseNumber(vm[flag].as<std::string>(), std::string("--") + flag, kMaxPort);
+        if (!port.ok())
+            return port.error();
+        *field = static_cast<uint16_t>(*port);
+    }
+
+    // Round-trip through the blob: what runs is exactly what a saved spec says.
+    auto blob = buildSpecBlob(spec);
+    if (!blob.ok())
+        return blob.error();
+    auto parsed = parseSpecBlob(*blob);
+    if (!parsed.ok())
+        return parsed.error();
+    options.spec = std::move(*parsed);
+    return options;
+}
+
+} // namespace basalt

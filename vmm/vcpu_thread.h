@@ -1,0 +1,67 @@
+#pragma once
+// One host thread per vCPU, with an explicit state machine:
+//
+//   Created --start()--> Running --pause()--> Paused --resume()--> Running
+//      \                   |                    |
+//       `------------------+--------stop()------+-----> Stopped (final)
+//
+// pause() and stop() set the vCPU's immediate_exit flag and signal the thread,
+// so a KVM_RUN in progress returns at once; pause() returns only once the
+// thread is parked outside KVM_RUN, so its registers are stable. Example: the
+// control socket's "pause" calls pause() on every vCPU; an AP still waiting
+// for SIPI inside KVM_RUN is interrupted the same way.
+
+#include "vmm/kvm/vcpu.h"
+
+#include <condition_variable>
+#include <mutex>
+#include <pthread.h>
+#include <thread>
+
+namespace basalt {
+
+enum class VcpuState { Created, Running, Paused, Stopped };
+const char* vcpuStateName(VcpuState state);
+
+// Handles one exit; returns false to stop this vCPU's loop.
+class ExitHandler {
+public:
+    virtual ~ExitHandler() = default;
+    virtual bool handleExit(kvm::Vcpu& vcpu, kvm::VcpuExit& exit) = 0;
+};
+
+class VcpuThread {
+public:
+    VcpuThread(kvm::Vcpu& vcpu, ExitHandler& handler);
+    ~VcpuThread(); // stops and joins
+
+    VcpuThread(const VcpuThread&) = delete;
+    VcpuThread& operator=(const VcpuThread&) = delete;
+
+    void start();
+    void pause();  // no-op unless Running
+    void resume(); // no-op unless Paused
+    void stop();   // from any thread but this vCPU's own; joins
+    // Marks the loop to end without joining: for the vCPU's own thread.
+    void requestStop();
+
+    VcpuState state() const;
+    kvm::Vcpu& vcpu() { return vcpu_; }
+
+private:
+    void loop();
+    void kick();
+    // Waits while paused; returns false once stop was requested.
+    bool waitUntilRunnable();
+
+    kvm::Vcpu& vcpu_;
+    ExitHandler& handler_;
+    mutable std::mutex mutex_;
+    std::condition_variable changed_;
+    VcpuState state_ = VcpuState::Created;
+    VcpuState requested_ = VcpuState::Created;
+    std::thread thread_;
+    pthread_t handle_{};
+};
+
+} // namespace basalt
