@@ -13,6 +13,7 @@
 #include "vmm/kvm/hypervisor.h"
 #include "vmm/kvm/vcpu.h"
 #include "vmm/kvm/vm.h"
+#include "vmm/xen/xen_platform.h"
 
 #include <unistd.h>
 
@@ -23,6 +24,9 @@ BASALT_LOG_CATEGORY(DomainLog, "domain");
 namespace {
 
 constexpr uint64_t kMiB = 1ull << 20;
+// Until the toolstack assigns domain ids, every guest is domain 1 (dom0 is
+// the host side: xenstored, backends, the device model).
+constexpr uint16_t kDefaultDomid = 1;
 
 uint64_t hostMemoryBytes() {
     long pages = sysconf(_SC_PHYS_PAGES);
@@ -125,11 +129,14 @@ Status Domain::build() {
         return console.error();
     console_ = std::move(*console);
 
+    setUpXenPlatform();
     for (uint32_t i = 0; i < spec_.vcpus; ++i) {
         auto vcpu = vm_->createVcpu(i);
         if (!vcpu.ok())
             return vcpu.error();
-        BASALT_TRY((*vcpu)->setCpuid(makeGuestCpuid(*supported, *vendor_, i, spec_.vcpus)));
+        CpuidTable cpuid = makeGuestCpuid(*supported, *vendor_, i, spec_.vcpus);
+        xen_->addCpuidLeaves(cpuid, i);
+        BASALT_TRY((*vcpu)->setCpuid(cpuid));
         vcpus_.push_back(std::move(*vcpu));
     }
     BASALT_TRY(loadKernel(*image));
@@ -156,6 +163,36 @@ Status Domain::loadKernel(const KernelImage& image) {
     BASALT_TRY(bsp.setSpecialRegisters(boot->sregs));
     BASALT_TRY(bsp.setRegisters(boot->regs));
     return {};
+}
+
+void Domain::setUpXenPlatform() {
+    auto onShutdown = [this](xen::ShutdownReason reason, uint32_t vcpu) {
+        std::string who = "vCPU " + std::to_string(vcpu);
+        switch (reason) {
+        case xen::ShutdownReason::Poweroff:
+            requestStop(kExitPoweredOff, "guest powered off (SCHEDOP_shutdown from " + who + ")");
+            break;
+        case xen::ShutdownReason::Reboot:
+        case xen::ShutdownReason::SoftReset:
+            requestStop(kExitRebootRequested, "guest asked to reboot (" + who + ")");
+            break;
+        case xen::ShutdownReason::Crash:
+        case xen::ShutdownReason::Watchdog:
+        case xen::ShutdownReason::Suspend:
+            requestStop(kExitCrashed, "crashed: guest reported a crash, watchdog or unsupported "
+                                      "suspend (SCHEDOP_shutdown from " +
+                                          who + ")");
+            break;
+        }
+    };
+    xen_ = std::make_unique<xen::XenPlatform>(xen::XenPlatformConfig{kDefaultDomid, spec_.vcpus},
+                                              *physMap_, *memory_, *console_, onShutdown);
+    msrs_->onWrite(xen::kHypercallPageMsr, [this](uint32_t vcpu, uint32_t, uint64_t value) {
+        return xen_->writeHypercallPageMsr(vcpu, value);
+    });
+    // Xen reads the hypercall-page MSR as 0 rather than faulting.
+    msrs_->onRead(xen::kHypercallPageMsr,
+                  [](uint32_t, uint32_t) -> std::optional<uint64_t> { return 0; });
 }
 
 Status Domain::addCoreDevices() {

@@ -25,6 +25,9 @@ class Vm;
 class Vcpu;
 } // namespace kvm
 struct KernelImage;
+namespace xen {
+class XenPlatform;
+}
 namespace npt {
 class PhysMap;
 class GuestMemory;
@@ -64,12 +67,14 @@ public:
     npt::PhysMap& physMap() { return *physMap_; }
     npt::GuestMemory& memory() { return *memory_; }
     MsrDispatcher& msrs() { return *msrs_; }
+    xen::XenPlatform& xen() { return *xen_; }
 
 private:
     explicit Domain(const DomainSpec& spec);
     Status build();
     Status loadKernel(const KernelImage& image);
     Status addCoreDevices();
+    void setUpXenPlatform();
     void crash(kvm::Vcpu& vcpu, const std::string& why);
 
     DomainSpec spec_;
@@ -80,6 +85,7 @@ private:
     std::unique_ptr<VendorPolicy> vendor_;
     std::unique_ptr<MsrDispatcher> msrs_;
     std::unique_ptr<Console> console_;
+    std::unique_ptr<xen::XenPlatform> xen_;
     IoBus bus_;
     std::vector<std::unique_ptr<kvm::Vcpu>> vcpus_;
     std::vector<std::unique_ptr<VcpuThread>> threads_;

@@ -5,6 +5,8 @@
 #include "vmm/domain.h"
 #include "vmm/exit_status.h"
 #include "vmm/kvm/vcpu.h"
+#include "vmm/xen/hypercall.h"
+#include "vmm/xen/xen_platform.h"
 
 #include <cinttypes>
 
@@ -20,8 +22,10 @@ template <class... Fs> Overloaded(Fs...) -> Overloaded<Fs...>;
 } // namespace
 
 void Domain::crash(kvm::Vcpu& vcpu, const std::string& why) {
-    LOG(ExitLog, Error, "vCPU %u: %s; guest state:\n%s", vcpu.id(), why.c_str(),
-        vcpu.dumpState().c_str());
+    std::string dump = vcpu.dumpState();
+    if (!dump.empty() && dump.back() == '\n')
+        dump.pop_back();
+    LOG(ExitLog, Error, "vCPU %u: %s; guest state:\n%s", vcpu.id(), why.c_str(), dump.c_str());
     requestStop(kExitCrashed, "crashed: " + why);
 }
 
@@ -29,6 +33,11 @@ bool Domain::handleExit(kvm::Vcpu& vcpu, kvm::VcpuExit& exit) {
     return std::visit(
         Overloaded{
             [&](kvm::IoExit& io) {
+                if (io.port == xen::kHypercallPort && io.isWrite && io.size == 4 && io.count == 1 &&
+                    xen_->hypercallsEnabled()) {
+                    xen_->hypercall(vcpu);
+                    return true;
+                }
                 bus_.handlePio(io.port, io.size, io.isWrite, io.count, io.data);
                 return true;
             },
