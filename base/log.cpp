@@ -93,25 +93,29 @@ void setSink(Sink sink) {
 }
 
 void write(const Category& category, Level level, const char* fmt, ...) {
-    char body[1024];
+    // Long messages (crash reports with register dumps) are kept whole.
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(body, sizeof body, fmt, ap);
+    va_list measure;
+    va_copy(measure, ap);
+    int bodyLength = vsnprintf(nullptr, 0, fmt, measure);
+    va_end(measure);
+    std::string body(bodyLength > 0 ? static_cast<size_t>(bodyLength) : 0, '\0');
+    if (bodyLength > 0)
+        vsnprintf(body.data(), body.size() + 1, fmt, ap);
     va_end(ap);
 
     double seconds = static_cast<double>(nowNs() - gStartNs) / 1e9;
-    char line[1200];
-    int n = snprintf(line, sizeof line, "[%10.6f] %s: %s: %s\n", seconds, category.name(),
-                     levelName(level), body);
-    if (n < 0)
-        return;
-    size_t len = std::min(static_cast<size_t>(n), sizeof line - 1);
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "[%10.6f] %s: %s: ", seconds, category.name(),
+             levelName(level));
+    std::string line = prefix + body + "\n";
     if (Sink sink = gSink.load()) {
-        sink(std::string(line, len));
+        sink(line);
         return;
     }
-    // One write() per line keeps lines from different threads whole.
-    ssize_t ignored = ::write(STDERR_FILENO, line, len);
+    // One write() per message keeps lines from different threads whole.
+    ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
     (void)ignored;
 }
 
