@@ -185,8 +185,11 @@ void Domain::setUpXenPlatform() {
             break;
         }
     };
-    xen_ = std::make_unique<xen::XenPlatform>(xen::XenPlatformConfig{kDefaultDomid, spec_.vcpus},
-                                              *physMap_, *memory_, *console_, onShutdown);
+    xen::XenPlatformConfig config{kDefaultDomid, spec_.vcpus, [this](uint32_t gsi, bool level) {
+                                      if (auto s = vm_->setIrqLine(gsi, level); !s.ok())
+                                          LOG(DomainLog, Error, "%s", s.error().message.c_str());
+                                  }};
+    xen_ = std::make_unique<xen::XenPlatform>(config, *physMap_, *memory_, *console_, onShutdown);
     msrs_->onWrite(xen::kHypercallPageMsr, [this](uint32_t vcpu, uint32_t, uint64_t value) {
         return xen_->writeHypercallPageMsr(vcpu, value);
     });

@@ -2,7 +2,6 @@
 
 #include "base/log.h"
 #include "npt/guest_memory.h"
-#include "vmm/kvm/vcpu.h"
 
 #include <algorithm>
 #include <cinttypes>
@@ -42,10 +41,6 @@ Status forEachGuestPage(const npt::GuestMemory& memory, const PagingState& pagin
 }
 
 } // namespace
-
-uint32_t HypercallContext::vcpuId() const {
-    return vcpu_.id();
-}
 
 Status HypercallContext::copyFromGuest(uint64_t gva, std::span<uint8_t> out) const {
     return forEachGuestPage(memory_, paging_, gva, out.size(), AccessKind::Read,

@@ -20,9 +20,6 @@
 #include <span>
 #include <string_view>
 
-namespace basalt::kvm {
-class Vcpu;
-}
 namespace basalt::npt {
 class GuestMemory;
 }
@@ -37,14 +34,13 @@ inline constexpr uint32_t kMaxHypercalls = 4096 / kHypercallStubBytes;
 
 class HypercallContext {
 public:
-    HypercallContext(XenPlatform& xen, kvm::Vcpu& vcpu, npt::GuestMemory& memory,
+    HypercallContext(XenPlatform& xen, uint32_t vcpuId, npt::GuestMemory& memory,
                      const PagingState& paging, bool longMode, std::array<uint64_t, 5> args)
-        : xen_(xen), vcpu_(vcpu), memory_(memory), paging_(paging), longMode_(longMode),
+        : xen_(xen), vcpuId_(vcpuId), memory_(memory), paging_(paging), longMode_(longMode),
           args_(args) {}
 
     XenPlatform& xen() { return xen_; }
-    kvm::Vcpu& vcpu() { return vcpu_; }
-    uint32_t vcpuId() const;
+    uint32_t vcpuId() const { return vcpuId_; }
     npt::GuestMemory& memory() { return memory_; }
     // 64-bit guest: full registers; 32-bit guest: zero-extended 32-bit values.
     uint64_t arg(unsigned i) const { return args_[i]; }
@@ -74,7 +70,7 @@ public:
 
 private:
     XenPlatform& xen_;
-    kvm::Vcpu& vcpu_;
+    uint32_t vcpuId_;
     npt::GuestMemory& memory_;
     PagingState paging_;
     bool longMode_;

@@ -93,30 +93,35 @@ void XenPlatform::hypercall(kvm::Vcpu& vcpu) {
         return;
     }
     bool longMode = (sregs->efer & kEferLma) && sregs->cs.l;
-    uint32_t number = static_cast<uint32_t>(regs->rax);
-    std::array<uint64_t, 5> args;
-    if (longMode)
-        args = {regs->rdi, regs->rsi, regs->rdx, regs->r10, regs->r8};
-    else
-        args = {regs->rbx & 0xFFFFFFFF, regs->rcx & 0xFFFFFFFF, regs->rdx & 0xFFFFFFFF,
-                regs->rsi & 0xFFFFFFFF, regs->rdi & 0xFFFFFFFF};
-
-    int64_t result;
-    if (sregs->ss.dpl != 0) {
-        result = -XEN_EPERM; // HVM hypercalls are for the guest kernel only
-    } else if (const HypercallEntry* entry = findHypercall(number)) {
-        PagingState paging{sregs->cr0, sregs->cr3, sregs->cr4, sregs->efer};
-        HypercallContext ctx(*this, vcpu, memory_, paging, longMode, args);
-        result = entry->handler(ctx);
-    } else {
-        reportUnknownOnce("hypercall", number, 0);
-        result = -XEN_ENOSYS;
-    }
+    HypercallRegisters in{regs->rax,  regs->rbx,   regs->rcx, regs->rdx,    regs->rsi,
+                          regs->rdi,  regs->r8,    regs->r10, sregs->cr0,   sregs->cr3,
+                          sregs->cr4, sregs->efer, longMode,  sregs->ss.dpl};
+    int64_t result = dispatch(vcpu.id(), in);
     regs->rax = longMode ? static_cast<uint64_t>(result)
                          : static_cast<uint64_t>(static_cast<uint32_t>(result));
     if (auto s = vcpu.setRegisters(*regs); !s.ok())
         LOG_RATELIMITED(Xen, Error, "vCPU %u: cannot write the hypercall result: %s", vcpu.id(),
                         s.error().message.c_str());
+}
+
+int64_t XenPlatform::dispatch(uint32_t vcpu, const HypercallRegisters& r) {
+    if (r.cpl != 0)
+        return -XEN_EPERM; // HVM hypercalls are for the guest kernel only
+    uint32_t number = static_cast<uint32_t>(r.rax);
+    std::array<uint64_t, 5> args;
+    if (r.longMode)
+        args = {r.rdi, r.rsi, r.rdx, r.r10, r.r8};
+    else
+        args = {r.rbx & 0xFFFFFFFF, r.rcx & 0xFFFFFFFF, r.rdx & 0xFFFFFFFF, r.rsi & 0xFFFFFFFF,
+                r.rdi & 0xFFFFFFFF};
+    const HypercallEntry* entry = findHypercall(number);
+    if (!entry) {
+        reportUnknownOnce("hypercall", number, 0);
+        return -XEN_ENOSYS;
+    }
+    HypercallContext ctx(*this, vcpu, memory_, PagingState{r.cr0, r.cr3, r.cr4, r.efer}, r.longMode,
+                         args);
+    return entry->handler(ctx);
 }
 
 void XenPlatform::callbackIrqChanged(uint64_t value) {

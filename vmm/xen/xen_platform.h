@@ -38,6 +38,9 @@ enum class ShutdownReason { Poweroff, Reboot, Suspend, Crash, Watchdog, SoftRese
 struct XenPlatformConfig {
     uint16_t domid = 1;
     uint32_t vcpuCount = 1;
+    // Drives a guest interrupt line (in-kernel IOAPIC/PIC GSI); how event
+    // channel upcalls reach a guest that set HVM_PARAM_CALLBACK_IRQ.
+    std::function<void(uint32_t gsi, bool level)> setGsiLevel;
 };
 
 class XenPlatform {
@@ -63,6 +66,16 @@ public:
     // Runs the hypercall whose stub trapped on `vcpu` and writes rax.
     void hypercall(kvm::Vcpu& vcpu);
 
+    // The part of hypercall() that needs no vCPU: the guest's registers in,
+    // the value for rax out. The fuzz target drives this directly.
+    struct HypercallRegisters {
+        uint64_t rax, rbx, rcx, rdx, rsi, rdi, r8, r10;
+        uint64_t cr0, cr3, cr4, efer;
+        bool longMode; // EFER.LMA and CS.L
+        uint8_t cpl;
+    };
+    int64_t dispatch(uint32_t vcpu, const HypercallRegisters& regs);
+
     const XenPlatformConfig& config() const { return config_; }
     npt::PhysMap& physMap() { return physMap_; }
     npt::GuestMemory& memory() { return memory_; }
@@ -80,6 +93,10 @@ public:
     // both derive from it.
     uint64_t systemTimeNs() const;
 
+    // [memory, shared info, time, grants]: accessors go here.
+
+    // [event channels, timers, vCPU ops]: accessors go here.
+
 private:
     XenPlatformConfig config_;
     npt::PhysMap& physMap_;
@@ -89,6 +106,10 @@ private:
     HvmParams params_;
     std::atomic<bool> hypercallPageInstalled_{false};
     uint64_t bootNs_; // CLOCK_MONOTONIC at construction
+
+    // [memory, shared info, time, grants]: members go here.
+
+    // [event channels, timers, vCPU ops]: members go here.
 };
 
 } // namespace basalt::xen

@@ -80,8 +80,7 @@ void guest_main(u32 nr_vcpus) {
     expect("auto-translated physmap", (fi.submap >> XENFEAT_auto_translated_physmap) & 1, 1);
     expect("no callback vector offered", (fi.submap >> XENFEAT_hvm_callback_vector) & 1, 0);
     fi.submap_idx = 1;
-    expect("get_features submap 1", HC2(XEN_HC_xen_version, XENVER_get_features, &fi),
-           -XEN_EINVAL);
+    expect("get_features submap 1", HC2(XEN_HC_xen_version, XENVER_get_features, &fi), -XEN_EINVAL);
     expect("xen_version unmapped buffer", HC2(XEN_HC_xen_version, XENVER_capabilities, UNMAPPED),
            -XEN_EFAULT);
     expect("xen_version unknown subop", HC2(XEN_HC_xen_version, 77, 0), -XEN_ENOSYS);
@@ -108,8 +107,7 @@ void guest_main(u32 nr_vcpus) {
     expect("time moves forward", t2 >= t1 && t1 > 0, 1);
 
     static const char hello[] = "console_io says hello\n";
-    expect("console_io write", HC3(XEN_HC_console_io, CONSOLEIO_write, sizeof hello - 1, hello),
-           0);
+    expect("console_io write", HC3(XEN_HC_console_io, CONSOLEIO_write, sizeof hello - 1, hello), 0);
     expect("console_io read", HC3(XEN_HC_console_io, CONSOLEIO_read, 10, text), -XEN_EPERM);
     expect("console_io unmapped", HC3(XEN_HC_console_io, CONSOLEIO_write, 10, UNMAPPED),
            -XEN_EFAULT);
