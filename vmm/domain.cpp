@@ -4,6 +4,7 @@
 #include "npt/guest_memory.h"
 #include "npt/phys_map.h"
 #include "vmm/boot_state.h"
+#include "vmm/builder/hvm_start_info.h"
 #include "vmm/builder/kernel_image.h"
 #include "vmm/cpuid_policy.h"
 #include "vmm/devices/debug_console_port.h"
@@ -160,6 +161,18 @@ Status Domain::loadKernel(const KernelImage& image) {
     auto boot = prepareBootState(image.mode, image.entry, spec_.vcpus, *reset, *memory_);
     if (!boot.ok())
         return boot.error();
+    if (spec_.kernel.bootProtocol == BootProtocol::HvmStartInfo) {
+        std::vector<RamRange> ram;
+        for (const auto& region : physMap_->regions())
+            if (region.kind == npt::RegionKind::Ram)
+                ram.push_back({region.gpa, region.size});
+        auto info =
+            buildHvmStartInfo(image, ram, lowRamEnd(spec_.memoryBytes, spec_.mmioHoleStart));
+        if (!info.ok())
+            return info.error();
+        BASALT_TRY(memory_->loadImage(info->gpa, info->bytes));
+        boot->regs.rbx = info->gpa;
+    }
     BASALT_TRY(bsp.setSpecialRegisters(boot->sregs));
     BASALT_TRY(bsp.setRegisters(boot->regs));
     return {};
@@ -205,7 +218,7 @@ Status Domain::addCoreDevices() {
         auto stop = [this](int status) {
             requestStop(status, "guest wrote " + std::to_string(status) + " to the test exit port");
         };
-        BASALT_TRY(bus_.add(AddressSpace::Pio, *spec_.testExitPort, 1,
+        BASALT_TRY(bus_.add(AddressSpace::Pio, *spec_.testExitPort, kTestExitPortCount,
                             std::make_shared<TestExitPort>(stop), "test exit port"));
     }
     if (spec_.testDirtyPort)
@@ -247,6 +260,8 @@ void Domain::requestStop(int status, const std::string& reason) {
     exitStatus_ = status;
     stopReason_ = reason;
     // vCPU threads stop themselves at their next loop turn; run() joins them.
+    if (xen_)
+        xen_->holdVcpus(true); // none may keep sleeping in SCHEDOP_block/poll
     for (auto& thread : threads_)
         thread->requestStop();
     stopped_.notify_all();
@@ -259,6 +274,7 @@ void Domain::pause() {
             return;
         state_ = DomainState::Paused;
     }
+    xen_->holdVcpus(true); // wakes vCPUs sleeping in SCHEDOP_block/poll
     for (auto& thread : threads_)
         thread->pause();
 }
@@ -270,6 +286,7 @@ void Domain::resume() {
             return;
         state_ = DomainState::Running;
     }
+    xen_->holdVcpus(false);
     for (auto& thread : threads_)
         thread->resume();
 }

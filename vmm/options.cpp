@@ -43,6 +43,8 @@ Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
         ("help,h", "show this help")
         ("spec", po::value<std::string>(), "domain spec blob (FDT) to run")
         ("kernel", po::value<std::string>(), "kernel to load: ELF or flat binary")
+        ("firmware-override", po::value<std::string>(),
+            "ELF32 to boot in hvmloader's place, with hvm_start_info in EBX (xl's firmware_override)")
         ("entry", po::value<std::string>()->default_value("protected"),
             "entry mode of --kernel: real, protected or long")
         ("load-address", po::value<std::string>(), "load address of a flat --kernel")
@@ -77,7 +79,7 @@ Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
         options.writeSpecPath = vm["write-spec"].as<std::string>();
 
     if (vm.count("spec")) {
-        for (const char* flag : {"kernel", "load-address", "memory", "vcpus"})
+        for (const char* flag : {"kernel", "firmware-override", "load-address", "memory", "vcpus"})
             if (vm.count(flag))
                 return makeError(EINVAL,
                                  std::string("--") + flag + " cannot be combined with --spec");
@@ -88,11 +90,19 @@ Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
         return options;
     }
 
-    if (!vm.count("kernel"))
-        return makeError(EINVAL, "nothing to run: give --kernel FILE or --spec FILE");
+    if (vm.count("kernel") && vm.count("firmware-override"))
+        return makeError(EINVAL, "--kernel and --firmware-override are alternatives; give one");
+    if (!vm.count("kernel") && !vm.count("firmware-override"))
+        return makeError(
+            EINVAL, "nothing to run: give --kernel FILE, --firmware-override FILE or --spec FILE");
     DomainSpec& spec = options.spec;
     spec.name = vm["name"].as<std::string>();
-    spec.kernel.path = vm["kernel"].as<std::string>();
+    if (vm.count("firmware-override")) {
+        spec.kernel.path = vm["firmware-override"].as<std::string>();
+        spec.kernel.bootProtocol = BootProtocol::HvmStartInfo;
+    } else {
+        spec.kernel.path = vm["kernel"].as<std::string>();
+    }
     auto mode = entryModeFromName(vm["entry"].as<std::string>());
     if (!mode)
         return makeError(EINVAL, "entry mode '" + vm["entry"].as<std::string>() +

@@ -83,6 +83,13 @@ Status validateKernel(const DomainSpec& spec) {
     BASALT_TRY(validatePath(kernel.path, "kernel"));
     if (!isValidEntryMode(kernel.entryMode))
         return invalid("the kernel entry mode is invalid; it must be real, protected or long");
+    if (kernel.bootProtocol == BootProtocol::HvmStartInfo &&
+        (kernel.entryMode != EntryMode::Protected || kernel.loadAddress))
+        return invalid("a firmware override (hvm-start-info boot) is an ELF entered in 32-bit "
+                       "protected mode: it takes no other entry mode and no load address");
+    if (kernel.bootProtocol != BootProtocol::Direct &&
+        kernel.bootProtocol != BootProtocol::HvmStartInfo)
+        return invalid("the kernel boot protocol is invalid");
     if (!kernel.loadAddress)
         return {};
     const uint64_t address = *kernel.loadAddress;
@@ -99,8 +106,17 @@ Status validateKernel(const DomainSpec& spec) {
 // The console port and the test ports must not overlap: each is decoded by a
 // different handler, and the dirty probe owns 16 consecutive ports.
 Status validateTestPorts(const DomainSpec& spec) {
-    if (spec.testExitPort && *spec.testExitPort == boot::kConsolePort)
-        return invalid("test exit port " + portString(*spec.testExitPort) + " is the console port");
+    if (spec.testExitPort) {
+        const uint32_t exitFirst = *spec.testExitPort;
+        const uint32_t exitEnd = exitFirst + kTestExitPortCount;
+        if (exitEnd > kIoPortSpace)
+            return invalid("test exit port " + portString(exitFirst) + " needs ports up to " +
+                           portString(exitEnd - 1) + ", past the last I/O port 0xffff");
+        if (boot::kConsolePort >= exitFirst && boot::kConsolePort < exitEnd)
+            return invalid("test exit ports " + portString(exitFirst) + "-" +
+                           portString(exitEnd - 1) + " include the console port " +
+                           portString(boot::kConsolePort));
+    }
     if (!spec.testDirtyPort)
         return {};
     const uint32_t first = *spec.testDirtyPort;
@@ -112,7 +128,10 @@ Status validateTestPorts(const DomainSpec& spec) {
     if (inside(boot::kConsolePort))
         return invalid("test dirty ports " + portString(first) + "-" + portString(end - 1) +
                        " include the console port " + portString(boot::kConsolePort));
-    if (spec.testExitPort && inside(*spec.testExitPort))
+    auto exitOverlaps = [&](uint32_t exitFirst) {
+        return exitFirst < end && first < exitFirst + kTestExitPortCount;
+    };
+    if (spec.testExitPort && exitOverlaps(*spec.testExitPort))
         return invalid("test dirty ports " + portString(first) + "-" + portString(end - 1) +
                        " include the test exit port " + portString(*spec.testExitPort));
     return {};

@@ -24,6 +24,8 @@
 //               path = "/srv/guests/hello.elf";     // required, string (host path)
 //               entry-mode = "protected";           // required: "real"|"protected"|"long"
 //               load-address = <0x0 0x100000>;      // optional u64, flat binaries only
+//               boot-protocol = "hvm-start-info";   // optional: "direct" (default) or
+//                                                   // "hvm-start-info" (firmware_override)
 //           };
 //
 //           console {                               // optional
@@ -81,16 +83,25 @@ constexpr size_t kMaxHostPathLength = 4095; // PATH_MAX less the NUL
 constexpr uint64_t kMinMmioHoleStart = 0x10000000;
 constexpr uint64_t kMaxMmioHoleStart = boot::kDefaultMmioHoleStart;
 constexpr uint64_t kMmioHoleGranule = 1 * boot::kMiB;
-// The dirty-logging probe decodes PORT+0..PORT+15.
+// The test exit port decodes PORT..PORT+3, so a 32-bit `out` at PORT is
+// claimed whole; the dirty-logging probe decodes PORT+0..PORT+15.
+constexpr uint32_t kTestExitPortCount = 4;
 constexpr uint32_t kTestDirtyPortCount = 16;
 
 // Largest spec blob or file accepted.
 constexpr size_t kMaxSpecBytes = 1 * boot::kMiB;
 
+// How the kernel is handed control. HvmStartInfo is xl's firmware_override:
+// an ELF32 loaded in hvmloader's place and entered in 32-bit protected mode
+// with EBX pointing at a struct hvm_start_info (xen/arch-x86/hvm/start_info.h),
+// as Xen's toolstack does; third-party Xen test kernels boot this way.
+enum class BootProtocol : uint8_t { Direct, HvmStartInfo };
+
 struct KernelSpec {
     std::string path;
     EntryMode entryMode = EntryMode::Protected;
     std::optional<uint64_t> loadAddress; // flat binaries only
+    BootProtocol bootProtocol = BootProtocol::Direct;
 
     bool operator==(const KernelSpec&) const = default;
 };

@@ -24,6 +24,7 @@ constexpr const char* kMmioHoleStartProp = "mmio-hole-start";
 constexpr const char* kPathProp = "path";
 constexpr const char* kEntryModeProp = "entry-mode";
 constexpr const char* kLoadAddressProp = "load-address";
+constexpr const char* kBootProtocolProp = "boot-protocol";
 constexpr const char* kLogPathProp = "log-path";
 constexpr const char* kExitPortProp = "exit-port";
 constexpr const char* kDirtyPortProp = "dirty-port";

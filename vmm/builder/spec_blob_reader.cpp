@@ -228,7 +228,8 @@ Result<std::vector<uint64_t>> copyBlob(Bytes blob) {
 Result<KernelSpec> readKernel(const void* fdt, int node, const std::string& path) {
     using namespace spec;
     auto props = NodeProperties::read(
-        fdt, node, path, {kCompatibleProp, kPathProp, kEntryModeProp, kLoadAddressProp});
+        fdt, node, path,
+        {kCompatibleProp, kPathProp, kEntryModeProp, kLoadAddressProp, kBootProtocolProp});
     if (!props)
         return props.error();
     BASALT_TRY(props->expectCompatible(kKernelCompatible));
@@ -254,6 +255,16 @@ Result<KernelSpec> readKernel(const void* fdt, int node, const std::string& path
         if (!address)
             return address.error();
         kernel.loadAddress = *address;
+    }
+    if (props->has(kBootProtocolProp)) {
+        auto protocol = props->string(kBootProtocolProp);
+        if (!protocol)
+            return protocol.error();
+        if (*protocol == "hvm-start-info")
+            kernel.bootProtocol = BootProtocol::HvmStartInfo;
+        else if (*protocol != "direct")
+            return specError("property 'boot-protocol' in " + path + " is " + quoted(*protocol) +
+                             "; it must be 'direct' or 'hvm-start-info'");
     }
     return kernel;
 }

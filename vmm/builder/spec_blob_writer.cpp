@@ -58,6 +58,8 @@ void writeSpec(FdtWriter& w, const DomainSpec& spec) {
     w.string(spec::kEntryModeProp, std::string(entryModeName(spec.kernel.entryMode)));
     if (spec.kernel.loadAddress)
         w.u64(spec::kLoadAddressProp, *spec.kernel.loadAddress);
+    if (spec.kernel.bootProtocol == BootProtocol::HvmStartInfo)
+        w.string(spec::kBootProtocolProp, "hvm-start-info");
     w.endNode();
 
     if (spec.consoleLogPath) {

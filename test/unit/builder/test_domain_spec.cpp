@@ -386,7 +386,16 @@ TEST_CASE("validateSpec limits", "[domain_spec]") {
     }
     SECTION("ports") {
         spec.testExitPort = 0xE9;
-        CHECK(validateError(spec) == "test exit port 0xe9 is the console port");
+        CHECK(validateError(spec) == "test exit ports 0xe9-0xec include the console port 0xe9");
+        spec.testExitPort = 0xE6; // a 32-bit exit port at 0xE6 would swallow 0xE9
+        CHECK(validateError(spec) == "test exit ports 0xe6-0xe9 include the console port 0xe9");
+        spec.testExitPort = 0xFFFE;
+        CHECK_THAT(validateError(spec), Catch::Contains("past the last I/O port"));
+        spec.testExitPort = 0xFC;
+        spec.testDirtyPort = 0xF0; // the exit port's 0xFC-0xFF fall inside the probe
+        CHECK(validateError(spec) == "test dirty ports 0xf0-0xff include the test exit port 0xfc");
+        spec.testDirtyPort = 0xED; // the probe's 0xED-0xFC reach the exit port
+        CHECK(validateError(spec) == "test dirty ports 0xed-0xfc include the test exit port 0xfc");
         spec.testExitPort = 0xF4;
         spec.testDirtyPort = 0xF0;
         CHECK(validateError(spec) == "test dirty ports 0xf0-0xff include the test exit port 0xf4");
