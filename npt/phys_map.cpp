@@ -228,6 +228,7 @@ Result<RegionId> PhysMap::insertLocked(std::unique_ptr<Region> region) {
     }
     region->id = nextId_++;
     RegionId id = region->id;
+    maxMappedEnd_ = std::max(maxMappedEnd_, region->end());
     regions_.emplace(region->gpa, std::move(region));
     return id;
 }

@@ -44,7 +44,18 @@ namespace basalt::npt {
 // Never reused within one PhysMap, so a stale id fails with ENOENT.
 using RegionId = uint32_t;
 
-enum class RegionKind { Ram, Rom };
+// Ram: guest RAM (pages of ramFd()); Rom: read-only images; Overlay: a
+// hypervisor-owned page (shared_info, grant frames) the guest placed in its
+// physical map with XENMEM_add_to_physmap.
+enum class RegionKind { Ram, Rom, Overlay };
+
+// One 4 KiB host page as it can appear in the guest-physical map.
+struct PageSource {
+    RegionKind kind = RegionKind::Ram;
+    int fd = -1;           // ramFd() for RAM, the owner's memfd for an overlay
+    uint64_t fdOffset = 0; // of the page in `fd`
+    uint8_t* hva = nullptr;
+};
 
 struct RegionInfo {
     RegionId id = 0;
@@ -83,6 +94,43 @@ public:
     Result<RegionId> addRom(uint64_t gpa, std::span<const uint8_t> contents, std::string name);
     // Unmaps a ROM. RAM cannot be removed (EPERM).
     Status removeRegion(RegionId id);
+
+    // --- Page-granular changes (the Xen memory ops: add_to_physmap,
+    // populate_physmap, decrease_reservation). The guest-physical map is the
+    // guest's p2m: each page-aligned gpa holds one page or nothing. Removing a
+    // page from the middle of a RAM region splits the region (its memslot is
+    // replaced by up to two); a page mapped on its own gets its own memslot.
+    // While a split runs, a vCPU touching the region may see a hole (KVM
+    // memslots cannot shrink in place); callers pause vCPUs if that matters.
+
+    // What the guest sees at page-aligned `gpa`; ENOENT in a hole.
+    Result<PageSource> pageAt(uint64_t gpa) const;
+    // Takes the page at `gpa` out of the guest map and returns it. ROM is
+    // EPERM, a hole ENOENT, an unaligned gpa EINVAL. The host memory stays
+    // valid (RAM pages remain in ramFd(), overlays belong to their owner).
+    Result<PageSource> unmapPage(uint64_t gpa);
+    // Maps `page` guest-writable at `gpa`, which must be a hole (EEXIST) below
+    // kGuestPhysLimit (EINVAL). ENOSPC without a free memslot.
+    Result<RegionId> mapPage(uint64_t gpa, const PageSource& page, std::string name);
+    // Where `gpa`'s page lives in ramFd() in the boot layout (its "home"), so a
+    // decreased page can be populated again; ENOENT if gpa was never RAM.
+    Result<uint64_t> ramHomeOffset(uint64_t gpa) const;
+    // The RAM page at ramFd() offset `fdOffset` as a PageSource.
+    PageSource ramPage(uint64_t fdOffset) const;
+    // True if the RAM page at ramFd() offset `fdOffset` is mapped anywhere.
+    bool ramOffsetMapped(uint64_t fdOffset) const;
+    // Gives a RAM page's host memory back (its contents read as zero
+    // afterwards). The caller has unmapped it from the guest.
+    Status discardRamPage(uint64_t fdOffset);
+    // Guest RAM pages currently mapped: the domain's populated memory.
+    uint64_t ramPagesMapped() const;
+    // One past the highest guest-physical address ever mapped.
+    uint64_t maxMappedEnd() const;
+    // A host pointer to the RAM page at page-aligned `gpa` for atomic access
+    // to shared structures (vcpu_info, granted pages); EINVAL unless it is
+    // RAM. Valid for the PhysMap's lifetime, even after the page moves or is
+    // unmapped (it then no longer reaches the guest there).
+    Result<uint8_t*> ramPagePointer(uint64_t gpa) const;
 
     // Sorted by gpa.
     std::vector<RegionInfo> regions() const;
@@ -134,6 +182,9 @@ private:
     Result<RegionId> insertLocked(std::unique_ptr<Region> region);
     Status setSlotLocked(const Region& region, bool logDirty);
     Result<uint32_t> allocateSlotLocked(const std::string& forWhat);
+    // Replaces `region` by the pieces of it outside [gpa, gpa + 4 KiB);
+    // exclusive lock held. Restores it on failure.
+    Status splitAroundLocked(Region& region, uint64_t gpa);
     // The region containing `gpa`, or nullptr; lock held.
     Region* findLocked(uint64_t gpa) const;
     Region* findByIdLocked(RegionId id) const;
@@ -158,6 +209,7 @@ private:
     RegionMap regions_;
     std::vector<bool> slotUsed_;
     RegionId nextId_ = 1;
+    uint64_t maxMappedEnd_ = 0;
 };
 
 } // namespace basalt::npt

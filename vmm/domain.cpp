@@ -17,6 +17,7 @@
 #include "vmm/xen/xen_platform.h"
 
 #include <unistd.h>
+#include <x86intrin.h>
 
 namespace basalt {
 
@@ -141,6 +142,7 @@ Status Domain::build() {
         vcpus_.push_back(std::move(*vcpu));
     }
     BASALT_TRY(loadKernel(*image));
+    tellXenAboutTsc(*vcpus_.front());
     BASALT_TRY(addCoreDevices());
     for (auto& vcpu : vcpus_)
         threads_.push_back(std::make_unique<VcpuThread>(*vcpu, *this));
@@ -209,6 +211,21 @@ void Domain::setUpXenPlatform() {
     // Xen reads the hypercall-page MSR as 0 rather than faulting.
     msrs_->onRead(xen::kHypercallPageMsr,
                   [](uint32_t, uint32_t) -> std::optional<uint64_t> { return 0; });
+}
+
+// pvclock must describe the guest's TSC: its frequency and its offset from
+// the host TSC (KVM starts a new guest's TSC near 0).
+void Domain::tellXenAboutTsc(kvm::Vcpu& bsp) {
+    constexpr uint32_t kMsrTsc = 0x10;
+    auto khz = bsp.tscKhz();
+    auto guestTsc = bsp.readMsr(kMsrTsc);
+    uint64_t hostTsc = __rdtsc();
+    if (!khz.ok() || !guestTsc.ok()) {
+        LOG(DomainLog, Warn, "cannot read the guest TSC; pvclock assumes the host's: %s",
+            (!khz.ok() ? khz.error() : guestTsc.error()).message.c_str());
+        return;
+    }
+    xen_->setTsc(*khz, static_cast<int64_t>(*guestTsc - hostTsc));
 }
 
 Status Domain::addCoreDevices() {

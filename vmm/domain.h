@@ -75,6 +75,7 @@ private:
     Status loadKernel(const KernelImage& image);
     Status addCoreDevices();
     void setUpXenPlatform();
+    void tellXenAboutTsc(kvm::Vcpu& bsp);
     void crash(kvm::Vcpu& vcpu, const std::string& why);
 
     DomainSpec spec_;

@@ -50,6 +50,9 @@ struct World {
         xen::XenPlatformConfig config{1, 2, [](uint32_t, bool) {}};
         xen = std::make_unique<xen::XenPlatform>(config, *map, *memory, *console,
                                                  [](xen::ShutdownReason, uint32_t) {});
+        // No vCPU thread exists to wake a SCHEDOP_block or an untimed poll:
+        // hold the vCPUs so those return at once instead of sleeping.
+        xen->holdVcpus(true);
     }
 };
 

@@ -5,10 +5,12 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <x86intrin.h>
 
 namespace basalt::kvm {
 
@@ -222,6 +224,34 @@ Status Vcpu::setSpecialRegisters(const SpecialRegisters& r) {
     if (::ioctl(fd_.get(), KVM_SET_SREGS, &s) < 0)
         return errnoError("KVM_SET_SREGS");
     return {};
+}
+
+Result<uint64_t> Vcpu::tscKhz() const {
+    int khz = ::ioctl(fd_.get(), KVM_GET_TSC_KHZ, 0);
+    if (khz <= 0)
+        return errnoError("KVM_GET_TSC_KHZ");
+    return static_cast<uint64_t>(khz);
+}
+
+Result<uint64_t> Vcpu::readMsr(uint32_t index) const {
+    // struct kvm_msrs has the same C++ flexible-array problem as kvm_cpuid2
+    // (see cpuid_convert.h): use the kernel's layout, an 8-byte header then
+    // the entries, and rebuild the ioctl number from the header size.
+    struct OneMsr {
+        uint32_t nmsrs;
+        uint32_t pad;
+        kvm_msr_entry entry;
+    } request{};
+    static_assert(offsetof(OneMsr, entry) == 8);
+    struct MsrsHeader {
+        uint32_t nmsrs, pad;
+    };
+    constexpr unsigned long kIoctlGetMsrs = _IOWR(KVMIO, 0x88, MsrsHeader);
+    request.nmsrs = 1;
+    request.entry.index = index;
+    if (::ioctl(fd_.get(), kIoctlGetMsrs, &request) != 1)
+        return errnoError("KVM_GET_MSRS");
+    return request.entry.data;
 }
 
 std::string Vcpu::dumpState() const {

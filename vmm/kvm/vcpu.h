@@ -37,6 +37,11 @@ public:
     Result<SpecialRegisters> getSpecialRegisters() const;
     Status setSpecialRegisters(const SpecialRegisters& sregs);
 
+    // The guest TSC frequency (KVM_GET_TSC_KHZ).
+    Result<uint64_t> tscKhz() const;
+    // Reads one MSR of the vCPU (KVM_GET_MSRS).
+    Result<uint64_t> readMsr(uint32_t index) const;
+
     // Register dump for crash reports; never fails (says why if it cannot read).
     std::string dumpState() const;
 

@@ -15,8 +15,11 @@ int64_t setParam(HypercallContext& ctx) {
     if (!isSelf(ctx, p->domid))
         return -XEN_ESRCH; // no other domain is visible to this guest
     int rc = ctx.xen().params().guestSet(p->index, p->value);
-    if (rc == 0 && p->index == HVM_PARAM_CALLBACK_IRQ)
+    if (rc == 0 && p->index == HVM_PARAM_CALLBACK_IRQ) {
+        // Xen latches the shared_info layout by the guest's mode here too.
+        ctx.xen().latchSharedInfoLayout(ctx.longMode());
         ctx.xen().callbackIrqChanged(p->value);
+    }
     return rc;
 }
 

@@ -1,13 +1,151 @@
-// vcpu_op: being implemented (issue "Xen HVM guest ABI"); answers -ENOSYS until then.
+// vcpu_op: per-vCPU operations (xen/vcpu.h), as Xen 4.17's do_vcpu_op() and
+// common_vcpu_op() answer an HVM domU. Timers fire VIRQ_TIMER through the
+// domain's timer thread (xen_timers.h).
 
+#include "base/log.h"
 #include "vmm/xen/handlers.h"
+#include "vmm/xen/xen_events.h"
 #include "vmm/xen/xen_headers.h"
+#include "vmm/xen/xen_platform.h"
+
+#include <cstddef>
 
 namespace basalt::xen {
 
+BASALT_LOG_CATEGORY(VcpuOp, "vcpu-op");
+
+namespace {
+
+constexpr uint64_t kMinPeriodNs = 1000000;   // Xen: MILLISECS(1)
+constexpr uint64_t kMaxDeltaNs = ~0ull >> 2; // Xen: STIME_DELTA_MAX
+constexpr uint64_t kPageSize = 4096;
+constexpr uint64_t kMaxGfn = (1ull << 52) - 1; // beyond any x86 physical address
+constexpr uint32_t kVcpuInfoBytes = sizeof(vcpu_info_t);
+// vcpu_set_singleshot_timer is 16 bytes for a 64-bit guest and 12 for a
+// 32-bit one (no tail padding); reading only the used bytes fits both.
+constexpr size_t kSingleshotBytes = offsetof(vcpu_set_singleshot_timer_t, flags) + sizeof(uint32_t);
+
+int64_t setSingleshot(HypercallContext& ctx, XenEvents& ev, uint32_t vcpu) {
+    if (vcpu != ctx.vcpuId())
+        return -XEN_EINVAL; // only the calling vCPU's own timer
+    vcpu_set_singleshot_timer_t set{};
+    if (!ctx.copyFromGuest(ctx.arg(2), {reinterpret_cast<uint8_t*>(&set), kSingleshotBytes}).ok())
+        return -XEN_EFAULT;
+    if ((set.flags & VCPU_SSHOTTMR_future) && set.timeout_abs_ns < ev.now())
+        return -XEN_ETIME;
+    ev.timers().setSingleshot(vcpu, set.timeout_abs_ns);
+    return 0;
+}
+
+int64_t setPeriodic(HypercallContext& ctx, XenEvents& ev, uint32_t vcpu) {
+    auto set = ctx.readGuest<vcpu_set_periodic_timer_t>(ctx.arg(2));
+    if (!set.ok())
+        return -XEN_EFAULT;
+    if (set->period_ns < kMinPeriodNs || set->period_ns > kMaxDeltaNs)
+        return -XEN_EINVAL;
+    ev.timers().setPeriodic(vcpu, set->period_ns);
+    return 0;
+}
+
+int64_t registerVcpuInfo(HypercallContext& ctx, XenEvents& ev, uint32_t vcpu) {
+    auto info = ctx.readGuest<vcpu_register_vcpu_info_t>(ctx.arg(2));
+    if (!info.ok())
+        return -XEN_EFAULT;
+    // map_vcpu_info(): the structure must fit in the page; the rest of the
+    // checks (alignment, RAM, double registration) are SharedInfo's.
+    if (info->offset > kPageSize - kVcpuInfoBytes || info->mfn > kMaxGfn)
+        return -XEN_EINVAL;
+    return ev.registerVcpuInfo(vcpu, info->mfn, info->offset);
+}
+
+int64_t registerRunstate(HypercallContext& ctx, XenEvents& ev, uint32_t vcpu) {
+    auto area = ctx.readGuest<vcpu_register_runstate_memory_area_t>(ctx.arg(2));
+    if (!area.ok())
+        return -XEN_EFAULT;
+    // A 32-bit guest's handle is the low 4 bytes of the 8-byte union.
+    uint64_t gva = ctx.longMode() ? area->addr.p : static_cast<uint32_t>(area->addr.p);
+    ev.runstates().setArea(vcpu, gva, ctx.longMode());
+    if (vcpu == ctx.vcpuId())
+        ev.runstates().writeArea(ctx, ev.now());
+    // Another vCPU's area is written on its own next update (its paging).
+    return 0;
+}
+
+int64_t getRunstate(HypercallContext& ctx, XenEvents& ev, uint32_t vcpu) {
+    vcpu_runstate_info_t info = ev.runstates().snapshot(vcpu, ev.now());
+    if (ctx.longMode())
+        return ctx.writeGuest(ctx.arg(2), info).ok() ? 0 : -XEN_EFAULT;
+    CompatRunstateInfo compat{info.state,
+                              info.state_entry_time,
+                              {info.time[0], info.time[1], info.time[2], info.time[3]}};
+    return ctx.writeGuest(ctx.arg(2), compat).ok() ? 0 : -XEN_EFAULT;
+}
+
+int64_t down(XenEvents& ev, uint32_t vcpu) {
+    for (uint32_t other = 0; other < ev.vcpuCount(); ++other)
+        if (other != vcpu && ev.runstates().isUp(other)) {
+            // Parking a vCPU thread needs the core's vCPU hotplug hook.
+            LOG_RATELIMITED(VcpuOp, Warn, "VCPUOP_down of vCPU %u: not supported", vcpu);
+            return -XEN_ENOSYS;
+        }
+    ev.shutdown(SHUTDOWN_poweroff, vcpu); // the last vCPU going down
+    return 0;
+}
+
+} // namespace
+
 int64_t hypercallVcpuOp(HypercallContext& ctx) {
-    reportUnknownOnce("vcpu_op", 0, ctx.arg(0));
-    return -XEN_ENOSYS;
+    XenEvents& ev = ctx.xen().events();
+    // The vCPU id is an `unsigned int` parameter: upper bits are ignored.
+    uint32_t vcpu = static_cast<uint32_t>(ctx.arg(1));
+    if (vcpu >= ev.vcpuCount())
+        return -XEN_ENOENT;
+    // A vCPU making hypercalls is evidently up (APs come up by INIT/SIPI).
+    if (!ev.runstates().isUp(ctx.vcpuId())) {
+        ev.runstates().setUp(ctx.vcpuId(), true);
+        ev.runstates().change(ctx.vcpuId(), RUNSTATE_running, ev.now());
+    }
+    switch (ctx.arg(0)) {
+    case VCPUOP_is_up:
+        return ev.runstates().isUp(vcpu) ? 1 : 0;
+    case VCPUOP_up:
+        // Only an initialised vCPU comes up; initialise is not supported yet.
+        return ev.runstates().isUp(vcpu) ? 0 : -XEN_EINVAL;
+    case VCPUOP_initialise:
+        // Needs the core to load vcpu_hvm_context registers into that vCPU
+        // and start its thread: not wired yet.
+        reportUnknownOnce("vcpu_op", __HYPERVISOR_vcpu_op, VCPUOP_initialise);
+        return -XEN_ENOSYS;
+    case VCPUOP_down:
+        return down(ev, vcpu);
+    case VCPUOP_get_runstate_info:
+        return getRunstate(ctx, ev, vcpu);
+    case VCPUOP_register_runstate_memory_area:
+        return registerRunstate(ctx, ev, vcpu);
+    case VCPUOP_set_periodic_timer:
+        return setPeriodic(ctx, ev, vcpu);
+    case VCPUOP_stop_periodic_timer:
+        ev.timers().setPeriodic(vcpu, 0);
+        return 0;
+    case VCPUOP_set_singleshot_timer:
+        return setSingleshot(ctx, ev, vcpu);
+    case VCPUOP_stop_singleshot_timer:
+        if (vcpu != ctx.vcpuId())
+            return -XEN_EINVAL;
+        ev.timers().stopSingleshot(vcpu);
+        return 0;
+    case VCPUOP_register_vcpu_info:
+        return registerVcpuInfo(ctx, ev, vcpu);
+    case VCPUOP_send_nmi:
+        // Would need an NMI injection hook into the vCPU; not offered.
+        reportUnknownOnce("vcpu_op", __HYPERVISOR_vcpu_op, VCPUOP_send_nmi);
+        return -XEN_ENOSYS;
+    case VCPUOP_get_physid:
+        return -XEN_EINVAL; // hardware domain's pinned vCPUs only
+    default:
+        reportUnknownOnce("vcpu_op", __HYPERVISOR_vcpu_op, ctx.arg(0));
+        return -XEN_ENOSYS;
+    }
 }
 
 } // namespace basalt::xen

@@ -2,6 +2,8 @@
 // The Xen 4.17 public headers from Debian's libxen-dev, included once with the
 // settings Basalt needs. Never retype what they define.
 
+#include <cstdint> // the Xen headers use uint*_t without including it
+
 #define __XEN_TOOLS__ 1 // exposes the toolstack-visible parts (e.g. HVM_PARAM_* rules)
 #include <xen/xen.h>
 // xen.h must come first.

@@ -4,6 +4,7 @@
 #include "npt/guest_memory.h"
 #include "vmm/kvm/vcpu.h"
 #include "vmm/xen/hypercall.h"
+#include "vmm/xen/xen_events.h"
 #include "vmm/xen/xen_headers.h"
 
 #include <array>
@@ -32,7 +33,10 @@ uint64_t monotonicNs() {
 XenPlatform::XenPlatform(const XenPlatformConfig& config, npt::PhysMap& physMap,
                          npt::GuestMemory& memory, Console& console, ShutdownFn shutdown)
     : config_(config), physMap_(physMap), memory_(memory), console_(console),
-      shutdown_(std::move(shutdown)), bootNs_(monotonicNs()) {}
+      shutdown_(std::move(shutdown)), bootNs_(monotonicNs()) {
+    initMemory();
+    initEvents();
+}
 
 uint64_t XenPlatform::systemTimeNs() const {
     return monotonicNs() - bootNs_;
@@ -126,6 +130,7 @@ int64_t XenPlatform::dispatch(uint32_t vcpu, const HypercallRegisters& r) {
 
 void XenPlatform::callbackIrqChanged(uint64_t value) {
     LOG(Xen, Debug, "callback irq set to %#" PRIx64, value);
+    events().upcall().setVia(value);
 }
 
 } // namespace basalt::xen

@@ -94,8 +94,29 @@ public:
     uint64_t systemTimeNs() const;
 
     // [memory, shared info, time, grants]: accessors go here.
+    // Shared info, pvclock, grant tables, E820 and the p2m (xen_memory.h).
+    // Null only if its host pages could not be allocated (logged); then
+    // memory_op and grant_table_op answer -ENOMEM.
+    class XenMemory* xenMemory() const;
+    // The event bitmaps and vcpu_info (shared_info.h); null as above.
+    class SharedInfo* sharedInfo() const;
+    // VCPUOP_register_vcpu_info (SharedInfo::registerVcpuInfo), then the
+    // vCPU's pvclock is rewritten. 0 or a negative Xen errno.
+    int registerVcpuInfo(uint32_t vcpu, uint64_t gfn, uint32_t offset);
+    // Rewrites `vcpu`'s vcpu_time_info; timers and the vCPU loop may call it.
+    void refreshTime(uint32_t vcpu);
+    // pvclock's TSC: the host TSC frequency (KVM_GET_TSC_KHZ; 0 keeps the
+    // measured one) and guest TSC - host TSC. The domain sets it at start.
+    void setTsc(uint64_t tscKhz, int64_t guestTscOffset);
+    // hvm_latch_shinfo_size(): the guest's mode picks shared_info's layout.
+    void latchSharedInfoLayout(bool longMode);
 
     // [event channels, timers, vCPU ops]: accessors go here.
+    // Ports, upcalls, Xen timers, runstates (xen_events.h); never null.
+    class XenEvents& events() const;
+    // Set before the domain pauses or stops its vCPU threads, cleared on
+    // resume: no vCPU may then sleep in SCHEDOP_block/poll (vcpu_wait.h).
+    void holdVcpus(bool held);
 
 private:
     XenPlatformConfig config_;
@@ -108,8 +129,15 @@ private:
     uint64_t bootNs_; // CLOCK_MONOTONIC at construction
 
     // [memory, shared info, time, grants]: members go here.
+    // shared_ptr: destroyed where the type is incomplete (xen_platform.cpp).
+    std::shared_ptr<class XenMemory> xenMemory_;
+    void initMemory(); // xen_platform_memory.cpp
 
     // [event channels, timers, vCPU ops]: members go here.
+    // Declared after the shared info they point into: destroyed first.
+    std::shared_ptr<class EventBitmaps> eventBits_;
+    std::shared_ptr<class XenEvents> events_;
+    void initEvents(); // xen_platform_events.cpp
 };
 
 } // namespace basalt::xen
