@@ -1,0 +1,150 @@
+#include "toolstack/xenstored/server.h"
+
+#include "base/log.h"
+#include "toolstack/xenstored/handlers.h"
+#include "toolstack/xenstored/path.h"
+
+#include <algorithm>
+
+namespace basalt::xenstore {
+
+BASALT_LOG_CATEGORY(Xenstored, "xenstored");
+
+Server::Server(Quotas quotas) : quotas_(quotas) {
+    specialPerms_[kIntroduceDomain] = {Perm{kDom0, kPermNone}};
+    specialPerms_[kReleaseDomain] = {Perm{kDom0, kPermNone}};
+}
+
+void Server::setChangeSink(ChangeSink* sink) {
+    sink_ = sink;
+    tree_.setRecording(sink != nullptr);
+}
+
+void Server::attach(std::shared_ptr<Connection> connection) {
+    connections_.push_back(std::move(connection));
+}
+
+void Server::detach(Connection* connection) {
+    connection->watches.clear();
+    connection->transactions.clear();
+    std::erase_if(connections_, [&](const auto& c) { return c.get() == connection; });
+}
+
+Caller Server::callerFor(const Connection& connection) const {
+    Caller c;
+    c.domid = connection.domid();
+    c.privileged = connection.domid() == kDom0;
+    auto it = domains_.find(connection.domid());
+    if (it != domains_.end())
+        c.target = it->second.target;
+    return c;
+}
+
+bool Server::persistChanges() {
+    if (!sink_)
+        return true;
+    auto changes = tree_.takeChanges();
+    if (changes.empty())
+        return true;
+    if (sink_->commit(changes))
+        return true;
+    LOG(Xenstored, Error, "could not make %zu changes durable", changes.size());
+    return false;
+}
+
+bool Server::watchPermitted(const Connection& watcher, const WatchEventSpec& event) {
+    Caller caller = callerFor(watcher);
+    if (caller.privileged)
+        return true;
+    if (isSpecialName(event.path))
+        return permForCaller(caller, specialPerms_[event.path]) & kPermRead;
+    if (event.oldPerms && (permForCaller(caller, *event.oldPerms) & kPermRead))
+        return true;
+    if (const Node* n = tree_.find(event.path))
+        return permForCaller(caller, n->perms) & kPermRead;
+    if (!event.oldPerms)
+        return false;
+    // A removed node: its parent decides, as in Xen.
+    const Node* parent = tree_.find(parentOf(event.path));
+    return parent && (permForCaller(caller, parent->perms) & kPermRead);
+}
+
+void Server::fireWatches(const std::vector<WatchEventSpec>& events) {
+    if (events.empty())
+        return;
+    // Copy: a send() may close (never detach) a connection.
+    auto conns = connections_;
+    for (const auto& event : events) {
+        for (const auto& conn : conns) {
+            if (conn->closed() || conn->watches.empty())
+                continue;
+            bool checked = false;
+            bool permitted = false;
+            for (size_t i = 0; i < conn->watches.size() && !conn->closed(); i++) {
+                auto path = watchFires(conn->watches[i], event.path, event.exact);
+                if (!path)
+                    continue;
+                if (!checked) {
+                    permitted = watchPermitted(*conn, event);
+                    checked = true;
+                }
+                if (!permitted)
+                    break;
+                conn->send(encodeMessage(XS_WATCH_EVENT, 0, 0,
+                                         watchEventPayload(*path, conn->watches[i].token)));
+            }
+        }
+    }
+}
+
+void Server::process(Connection& connection, const Message& message) {
+    if (connection.closed())
+        return;
+    auto reply = [&](const Reply& r) {
+        if (r.error)
+            connection.send(encodeMessage(XS_ERROR, message.reqId, message.txId,
+                                          std::string(errorString(r.error)) + '\0'));
+        else
+            connection.send(encodeMessage(message.type, message.reqId, message.txId, r.payload));
+    };
+
+    const WireEntry* entry = wireEntry(message.type);
+    if (!entry || !entry->handler) {
+        LOG_RATELIMITED(Xenstored, Warn, "%s: unknown operation %u", connection.describe().c_str(),
+                        message.type);
+        reply(errorReply(ENOSYS));
+        return;
+    }
+    Caller caller = callerFor(connection);
+    if ((entry->flags & kWirePrivileged) && !caller.privileged) {
+        reply(errorReply(EACCES));
+        return;
+    }
+    Transaction* tx = nullptr;
+    if (!(entry->flags & kWireNoTransaction) && message.txId != 0) {
+        auto it = connection.transactions.find(message.txId);
+        if (it == connection.transactions.end()) {
+            reply(errorReply(ENOENT));
+            return;
+        }
+        tx = it->second.get();
+    }
+
+    Request request{*this, connection, message, caller, tx ? static_cast<NodeStore&>(*tx) : tree_,
+                    tx,    {},         {}};
+    Reply r = entry->handler(request);
+    if (tx && connection.transactions.count(message.txId)) {
+        for (auto& e : request.events)
+            tx->queueEvent(std::move(e));
+        request.events.clear();
+    }
+    // Durable before acknowledged.
+    if (!persistChanges() && r.error == 0)
+        r = errorReply(EIO);
+    reply(r);
+    for (auto& m : request.followUps)
+        connection.send(std::move(m));
+    fireWatches(request.events);
+}
+
+} // namespace basalt::xenstore

@@ -1,0 +1,61 @@
+#pragma once
+// Clients on the UNIX socket (libxenstore, xenstore-utils, QEMU, basaltd's
+// own tools). They are dom0 and privileged, as in Xen. Each connection reads
+// one buffer at a time and stops reading while many replies are waiting for
+// it, so a client that does not read its replies cannot make the server
+// buffer without bound; if it still falls too far behind (watch events) the
+// bounded queue in Connection drops it.
+
+#include "toolstack/xenstored/connection.h"
+#include "toolstack/xenstored/wire.h"
+
+#include <boost/asio.hpp>
+
+#include <memory>
+#include <string>
+
+namespace basalt::xenstore {
+
+class Server;
+
+constexpr size_t kSocketReadChunk = 16384;
+constexpr size_t kSocketPauseReplies = 256;
+
+class SocketConnection : public Connection, public std::enable_shared_from_this<SocketConnection> {
+public:
+    SocketConnection(Server& server, boost::asio::local::stream_protocol::socket socket,
+                     unsigned serial);
+    void start();
+    std::string describe() const override;
+
+private:
+    void readMore();
+    void onRead(const boost::system::error_code& ec, size_t n);
+    void transmit() override;
+    void writeNext();
+    void onClose() override;
+
+    Server& server_;
+    boost::asio::local::stream_protocol::socket socket_;
+    unsigned serial_;
+    MessageReader reader_;
+    std::array<uint8_t, kSocketReadChunk> buffer_;
+    bool reading_ = false;
+    bool writing_ = false;
+};
+
+class SocketListener {
+public:
+    SocketListener(boost::asio::io_context& io, Server& server);
+    // Binds `path` (replacing a stale socket file), mode 0600.
+    bool listen(const std::string& path);
+
+private:
+    void acceptNext();
+
+    Server& server_;
+    boost::asio::local::stream_protocol::acceptor acceptor_;
+    unsigned serial_ = 0;
+};
+
+} // namespace basalt::xenstore
