@@ -77,11 +77,14 @@ void VcpuThread::pause() {
 }
 
 void VcpuThread::resume() {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     if (requested_ != VcpuState::Paused)
         return;
     requested_ = VcpuState::Running;
     changed_.notify_all();
+    // Like pause(), return only once the thread has acted on it, so that a
+    // status read right after resume() says "running".
+    changed_.wait(lock, [this] { return state_ != VcpuState::Paused; });
 }
 
 void VcpuThread::requestStop() {
@@ -125,7 +128,10 @@ bool VcpuThread::waitUntilRunnable() {
     }
     if (requested_ == VcpuState::Stopped)
         return false;
-    state_ = VcpuState::Running;
+    if (state_ != VcpuState::Running) {
+        state_ = VcpuState::Running;
+        changed_.notify_all();
+    }
     // Cleared under the lock: a pause() that takes the lock after this sets
     // the flag again, so the coming KVM_RUN returns at once.
     vcpu_.clearExitRequest();
@@ -133,13 +139,25 @@ bool VcpuThread::waitUntilRunnable() {
 }
 
 void VcpuThread::loop() {
-    while (waitUntilRunnable()) {
+    // Fast path: after an ordinary exit, nobody asked to pause or stop, and
+    // immediate_exit is still clear, so the vCPU re-enters without taking the
+    // lock. A pause() that races with this sets immediate_exit before it kicks,
+    // so KVM_RUN returns InterruptedExit, and that always takes the slow path,
+    // which clears immediate_exit under the lock.
+    bool slowPath = true;
+    while (true) {
+        if (slowPath || requested_.load(std::memory_order_acquire) != VcpuState::Running) {
+            if (!waitUntilRunnable())
+                break;
+        }
         kvm::VcpuExit exit = vcpu_.run();
-        if (std::holds_alternative<kvm::InterruptedExit>(exit))
+        slowPath = std::holds_alternative<kvm::InterruptedExit>(exit);
+        if (slowPath)
             continue;
         if (!handler_.handleExit(vcpu_, exit)) {
             std::lock_guard lock(mutex_);
             requested_ = VcpuState::Stopped;
+            slowPath = true;
         }
     }
     std::lock_guard lock(mutex_);

@@ -13,6 +13,7 @@
 
 #include "vmm/kvm/vcpu.h"
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <pthread.h>
@@ -59,7 +60,8 @@ private:
     mutable std::mutex mutex_;
     std::condition_variable changed_;
     VcpuState state_ = VcpuState::Created;
-    VcpuState requested_ = VcpuState::Created;
+    // Written under mutex_; read without it on the exit fast path.
+    std::atomic<VcpuState> requested_{VcpuState::Created};
     std::thread thread_;
     pthread_t handle_{};
 };
