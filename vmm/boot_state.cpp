@@ -1,5 +1,7 @@
 #include "vmm/boot_state.h"
 
+#include "base/x86.h"
+
 #include "npt/guest_memory.h"
 #include "vmm/builder/boot_layout.h"
 
@@ -9,12 +11,8 @@ namespace basalt {
 
 namespace {
 
-constexpr uint64_t kCr0Pe = 1ull << 0;
-constexpr uint64_t kCr0Et = 1ull << 4;
-constexpr uint64_t kCr0Pg = 1ull << 31;
-constexpr uint64_t kCr4Pae = 1ull << 5;
-constexpr uint64_t kEferLme = 1ull << 8;
-constexpr uint64_t kEferLma = 1ull << 10;
+using namespace x86;
+
 constexpr uint64_t kRflagsReserved = 1ull << 1; // bit 1 always reads as 1
 
 constexpr uint8_t kTypeDataReadWriteAccessed = 0x3;
@@ -32,9 +30,6 @@ constexpr std::array<uint64_t, 4> kBootGdt = {
 };
 
 constexpr uint64_t kPageSize = 4096;
-constexpr uint64_t kPtePresent = 1ull << 0;
-constexpr uint64_t kPteWritable = 1ull << 1;
-constexpr uint64_t kPteLargePage = 1ull << 7;
 constexpr uint64_t kTwoMiB = 2ull << 20;
 constexpr uint64_t kOneGiB = 1ull << 30;
 constexpr unsigned kEntriesPerTable = 512;

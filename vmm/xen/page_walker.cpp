@@ -1,5 +1,7 @@
 #include "vmm/xen/page_walker.h"
 
+#include "base/x86.h"
+
 #include "base/format.h"
 #include "npt/guest_memory.h"
 
@@ -9,16 +11,8 @@ namespace basalt::xen {
 
 namespace {
 
-constexpr uint64_t kCr0Pg = 1ull << 31;
-constexpr uint64_t kCr0Wp = 1ull << 16;
-constexpr uint64_t kCr4Pse = 1ull << 4;
-constexpr uint64_t kCr4Pae = 1ull << 5;
-constexpr uint64_t kCr4La57 = 1ull << 12;
-constexpr uint64_t kEferLma = 1ull << 10;
+using namespace x86;
 
-constexpr uint64_t kPtePresent = 1ull << 0;
-constexpr uint64_t kPteWritable = 1ull << 1;
-constexpr uint64_t kPteLarge = 1ull << 7;
 constexpr uint64_t kAddressMask = 0x000FFFFFFFFFF000ull; // bits 51:12
 constexpr uint64_t kPageMask = 0xFFF;
 
@@ -41,7 +35,7 @@ Result<uint64_t> walk64(const npt::GuestMemory& memory, uint64_t table, uint64_t
         if (needWrite && !paePdpte && !(*entry & kPteWritable))
             return makeError(
                 EFAULT, formatString("guest linear address %#" PRIx64 " is read-only", linear));
-        bool large = (*entry & kPteLarge) && (level == 2 || (level == 3 && levels >= 4));
+        bool large = (*entry & kPteLargePage) && (level == 2 || (level == 3 && levels >= 4));
         if (large || level == 1) {
             uint64_t offsetMask = (1ull << shift) - 1;
             return (*entry & kAddressMask & ~offsetMask) | (linear & offsetMask);
@@ -59,7 +53,7 @@ Result<uint64_t> walk32(const npt::GuestMemory& memory, const PagingState& p, ui
         return notMapped(linear);
     if (needWrite && !(*pde & kPteWritable))
         return makeError(EFAULT, "guest linear address is read-only");
-    if ((*pde & kPteLarge) && (p.cr4 & kCr4Pse)) {
+    if ((*pde & kPteLargePage) && (p.cr4 & kCr4Pse)) {
         // 4 MiB page; bits 20:13 hold physical address bits 39:32 (PSE-36).
         uint64_t base = (*pde & 0xFFC00000u) | (static_cast<uint64_t>((*pde >> 13) & 0xFF) << 32);
         return base | (address & 0x3FFFFF);

@@ -1,5 +1,7 @@
 #include "vmm/xen/xen_platform.h"
 
+#include "base/x86.h"
+
 #include "base/log.h"
 #include "npt/guest_memory.h"
 #include "vmm/kvm/vcpu.h"
@@ -20,7 +22,6 @@ BASALT_LOG_CATEGORY(Xen, "xen");
 namespace {
 
 constexpr uint64_t kPageMask = 0xFFF;
-constexpr uint64_t kEferLma = 1ull << 10;
 
 uint64_t monotonicNs() {
     timespec ts{};
@@ -96,7 +97,7 @@ void XenPlatform::hypercall(kvm::Vcpu& vcpu) {
         LOG_RATELIMITED(Xen, Error, "vCPU %u: cannot read registers for a hypercall", vcpu.id());
         return;
     }
-    bool longMode = (sregs->efer & kEferLma) && sregs->cs.l;
+    bool longMode = (sregs->efer & x86::kEferLma) && sregs->cs.l;
     HypercallRegisters in{regs->rax,  regs->rbx,   regs->rcx, regs->rdx,    regs->rsi,
                           regs->rdi,  regs->r8,    regs->r10, sregs->cr0,   sregs->cr3,
                           sregs->cr4, sregs->efer, longMode,  sregs->ss.dpl};

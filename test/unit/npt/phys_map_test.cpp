@@ -340,6 +340,10 @@ TEST_CASE("lookups run concurrently with ROM changes", "[npt]") {
             }
         });
     }
+    // Start changing the layout only once both readers run: on a loaded
+    // machine they may otherwise not be scheduled before the loop ends.
+    while (reads.load() < 2)
+        std::this_thread::yield();
     bool layoutOk = true;
     for (int i = 0; i < 200 && layoutOk; ++i) {
         auto id = map->addRom(romGpa, rom, "flicker");
