@@ -3,7 +3,8 @@
 // dm_wire protocol on one end of a socketpair from its own thread, and the
 // provider libraries find the other end through BASALT_DM_FD, as in QEMU.
 // Guest RAM is a memfd of kRamPages pages (backing id kRamBacking); pfns past
-// it are holes. Grants are kGrantPages pages of its own, refs 1..kGrantPages.
+// it are holes. Grants are kGrantPages pages of another memfd (backing
+// kGrantBacking), refs 1..kGrantPages.
 
 #include "base/unique_fd.h"
 #include "devmodel/protocol/dm_wire.h"
@@ -14,6 +15,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -30,6 +32,7 @@ inline constexpr uint32_t kRamPages = 64;
 inline constexpr uint32_t kRamBacking = 7;
 inline constexpr int32_t kHoleErrno = EFAULT;
 inline constexpr uint32_t kGrantPages = 4;
+inline constexpr uint32_t kGrantBacking = 9;
 inline constexpr uint32_t kFirstLocalPort = 5;
 inline constexpr uint32_t kKnownHvmParam = 2;
 inline constexpr uint64_t kKnownHvmParamValue = 0xfeff0;
@@ -70,7 +73,11 @@ public:
         std::lock_guard lock(mutex_);
         return ports_.count(port) != 0;
     }
-    uint8_t* grantPage(uint32_t ref) { return grants_[ref - 1].data(); }
+    uint8_t* grantPage(uint32_t ref) { return grants_ + (ref - 1) * kPage; }
+    size_t liveGrantMaps() {
+        std::lock_guard lock(mutex_);
+        return grantMaps_.size();
+    }
     uint32_t fdsSentForRam() const { return ramFdSent_.load(); }
     uint32_t isaIrqLevel(uint8_t irq) {
         std::lock_guard lock(mutex_);
@@ -87,7 +94,7 @@ private:
         uint32_t remote = 0;
     };
 
-    FakeDmHost() : grants_(kGrantPages, std::vector<uint8_t>(kPage)) {
+    FakeDmHost() {
         int pair[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
             abort();
@@ -101,6 +108,14 @@ private:
             if (pwrite(ram_.get(), &value, sizeof(value), pfn * kPage) != sizeof(value))
                 abort();
         }
+        grantFd_ = UniqueFd(memfd_create("fake-grants", MFD_CLOEXEC));
+        if (!grantFd_ || ftruncate(grantFd_.get(), kGrantPages * kPage) != 0)
+            abort();
+        void* grants = mmap(nullptr, kGrantPages * kPage, PROT_READ | PROT_WRITE, MAP_SHARED,
+                            grantFd_.get(), 0);
+        if (grants == MAP_FAILED)
+            abort();
+        grants_ = static_cast<uint8_t*>(grants);
         std::thread([this] { serve(); }).detach();
     }
 
@@ -218,10 +233,45 @@ private:
         case DmOp::GrantCopy:
             grantCopy(body, size, reply);
             return;
+        case DmOp::MapGrants:
+            mapGrants(body, size, reply);
+            return;
+        case DmOp::UnmapGrants: {
+            auto request = bodyAs<DmUnmapGrantsRequest>(body);
+            if (!grantMaps_.erase(request.handle))
+                reply.error = EINVAL;
+            return;
+        }
         default:
             reply.error = ENOSYS;
             return;
         }
+    }
+
+    // Grant pages live in their own memfd (backing kGrantBacking), page ref-1.
+    void mapGrants(const uint8_t* body, size_t size, Reply& reply) {
+        auto request = bodyAs<DmMapGrantsRequest>(body);
+        if (size != sizeof(request) + request.count * sizeof(DmGrantRef)) {
+            reply.error = EINVAL;
+            return;
+        }
+        std::vector<DmPfnSlot> slots;
+        for (uint32_t i = 0; i < request.count; ++i) {
+            auto ref = bodyAs<DmGrantRef>(body + sizeof(request) + i * sizeof(DmGrantRef));
+            if (ref.domid != kDomid || ref.ref < 1 || ref.ref > kGrantPages) {
+                reply.error = EINVAL; // all or none
+                return;
+            }
+            slots.push_back(DmPfnSlot{kGrantBacking, 0, (ref.ref - 1) * kPage});
+        }
+        if (!grantFdSent_) {
+            grantFdSent_ = true;
+            reply.fds.push_back(grantFd_.get());
+        }
+        for (const auto& slot : slots)
+            reply.append(slot);
+        reply.value = nextGrantMap_;
+        grantMaps_.insert(nextGrantMap_++);
     }
 
     void grantCopy(const uint8_t* body, size_t size, Reply& reply) {
@@ -288,7 +338,11 @@ private:
     uint32_t nextPort_ = kFirstLocalPort;
     std::map<uint32_t, Port> ports_;
     std::map<uint8_t, uint32_t> isaIrqs_;
-    std::vector<std::vector<uint8_t>> grants_;
+    UniqueFd grantFd_;
+    uint8_t* grants_ = nullptr; // kGrantPages pages of grantFd_, never unmapped
+    bool grantFdSent_ = false;
+    uint64_t nextGrantMap_ = 100;
+    std::set<uint64_t> grantMaps_;
 };
 
 } // namespace basalt::devmodel::test

@@ -240,6 +240,45 @@ TEST_CASE("grant copy in both directions, per-segment status") {
     CHECK(xengnttab_close(xgt) == 0);
 }
 
+TEST_CASE("grant maps: pages shared with the grant, unmapped through the host") {
+    FakeDmHost& host = FakeDmHost::instance();
+    xengnttab_handle* xgt = xengnttab_open(nullptr, 0);
+    REQUIRE(xgt);
+    uint32_t refs[] = {3, 1};
+    void* map = xengnttab_map_domain_grant_refs(xgt, 2, kDomid, refs, PROT_READ | PROT_WRITE);
+    REQUIRE(map);
+    CHECK(host.liveGrantMaps() == 1);
+    memcpy(pageAt(map, 0), "three", 6);
+    memcpy(pageAt(map, 1), "one", 4);
+    CHECK(memcmp(host.grantPage(3), "three", 6) == 0);
+    CHECK(memcmp(host.grantPage(1), "one", 4) == 0);
+
+    // All or none: one bad ref fails the map and leaves nothing behind.
+    uint32_t bad[] = {2, 77};
+    errno = 0;
+    CHECK(xengnttab_map_domain_grant_refs(xgt, 2, kDomid, bad, PROT_READ) == nullptr);
+    CHECK(errno == EINVAL);
+    CHECK(host.liveGrantMaps() == 1);
+
+    // The limit counts pages this handle holds.
+    CHECK(xengnttab_set_max_grants(xgt, 3) == 0);
+    errno = 0;
+    CHECK(xengnttab_map_domain_grant_refs(xgt, 2, kDomid, refs, PROT_READ) == nullptr);
+    CHECK(errno == ENOMEM);
+
+    errno = 0;
+    CHECK(xengnttab_unmap(xgt, map, 1) == -1); // not the count it was mapped with
+    CHECK(errno == EINVAL);
+    CHECK(xengnttab_unmap(xgt, map, 2) == 0);
+    CHECK(host.liveGrantMaps() == 0);
+
+    void* again = xengnttab_map_domain_grant_refs(xgt, 2, kDomid, refs, PROT_READ);
+    REQUIRE(again);
+    CHECK(host.liveGrantMaps() == 1);
+    CHECK(xengnttab_close(xgt) == 0); // releases what the handle still maps
+    CHECK(host.liveGrantMaps() == 0);
+}
+
 TEST_CASE("errors come back as -1 with the host's errno") {
     FakeDmHost& host = FakeDmHost::instance();
     xc_interface* xch = xc_interface_open(nullptr, nullptr, 0);
