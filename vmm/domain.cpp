@@ -26,10 +26,6 @@ BASALT_LOG_CATEGORY(DomainLog, "domain");
 namespace {
 
 constexpr uint64_t kMiB = 1ull << 20;
-// Until the toolstack assigns domain ids, every guest is domain 1 (dom0 is
-// the host side: xenstored, backends, the device model).
-constexpr uint16_t kDefaultDomid = 1;
-
 uint64_t hostMemoryBytes() {
     long pages = sysconf(_SC_PHYS_PAGES);
     long pageSize = sysconf(_SC_PAGESIZE);
@@ -64,16 +60,16 @@ const char* domainStateName(DomainState state) {
     return "?";
 }
 
-Domain::Domain(const DomainSpec& spec) : spec_(spec) {}
+Domain::Domain(const DomainSpec& spec, uint16_t domid) : spec_(spec), domid_(domid) {}
 
 Domain::~Domain() {
     // vCPU threads reference this object: stop them before members go away.
     threads_.clear();
 }
 
-Result<std::unique_ptr<Domain>> Domain::create(const DomainSpec& spec) {
+Result<std::unique_ptr<Domain>> Domain::create(const DomainSpec& spec, uint16_t domid) {
     BASALT_TRY(validateSpec(spec));
-    std::unique_ptr<Domain> domain(new Domain(spec));
+    std::unique_ptr<Domain> domain(new Domain(spec, domid));
     BASALT_TRY(domain->build());
     return domain;
 }
@@ -200,7 +196,7 @@ void Domain::setUpXenPlatform() {
             break;
         }
     };
-    xen::XenPlatformConfig config{kDefaultDomid, spec_.vcpus, [this](uint32_t gsi, bool level) {
+    xen::XenPlatformConfig config{domid_, spec_.vcpus, [this](uint32_t gsi, bool level) {
                                       if (auto s = vm_->setIrqLine(gsi, level); !s.ok())
                                           LOG(DomainLog, Error, "%s", s.error().message.c_str());
                                   }};

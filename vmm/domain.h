@@ -7,6 +7,7 @@
 #include "vmm/console.h"
 #include "vmm/io_bus.h"
 #include "vmm/msr_dispatch.h"
+#include "vmm/options.h"
 #include "vmm/vcpu_thread.h"
 #include "vmm/vendor_policy.h"
 
@@ -47,7 +48,9 @@ struct DomainStatus {
 class Domain final : public ExitHandler {
 public:
     // Builds the whole guest from a validated spec; nothing runs yet.
-    static Result<std::unique_ptr<Domain>> create(const DomainSpec& spec);
+    // `domid`: the guest's Xen domain id (--domid; QEMU's -xen-domid).
+    static Result<std::unique_ptr<Domain>> create(const DomainSpec& spec,
+                                                  uint16_t domid = kDefaultGuestDomid);
     ~Domain() override;
 
     // Starts every vCPU and blocks until the domain stops; returns the exit
@@ -68,9 +71,10 @@ public:
     npt::GuestMemory& memory() { return *memory_; }
     MsrDispatcher& msrs() { return *msrs_; }
     xen::XenPlatform& xen() { return *xen_; }
+    uint16_t domid() const { return domid_; }
 
 private:
-    explicit Domain(const DomainSpec& spec);
+    Domain(const DomainSpec& spec, uint16_t domid);
     Status build();
     Status loadKernel(const KernelImage& image);
     Status addCoreDevices();
@@ -79,6 +83,7 @@ private:
     void crash(kvm::Vcpu& vcpu, const std::string& why);
 
     DomainSpec spec_;
+    uint16_t domid_;
     std::unique_ptr<kvm::Hypervisor> hypervisor_;
     std::unique_ptr<kvm::Vm> vm_;
     std::unique_ptr<npt::PhysMap> physMap_;

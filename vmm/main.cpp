@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
     // A closed stdout must not kill the VMM in the middle of guest output.
     std::signal(SIGPIPE, SIG_IGN);
 
-    auto domain = Domain::create(options->spec);
+    auto domain = Domain::create(options->spec, options->domid);
     if (!domain.ok())
         return fail(domain.error().message);
 

@@ -53,6 +53,8 @@ Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
         ("name", po::value<std::string>()->default_value("guest"), "domain name")
         ("console-log", po::value<std::string>(), "append guest console output to FILE")
         ("control", po::value<std::string>(), "serve the control socket at PATH")
+        ("xenstore", po::value<std::string>(), "xenstored's socket: give the guest a store ring")
+        ("domid", po::value<std::string>(), "the guest's domain id (default 1)")
         ("test-exit-port", po::value<std::string>(), "test only: port whose writes end the VMM")
         ("test-dirty-port", po::value<std::string>(), "test only: dirty-logging probe port")
         ("write-spec", po::value<std::string>(), "write the domain spec blob to FILE and exit");
@@ -77,6 +79,19 @@ Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
         options.controlSocketPath = vm["control"].as<std::string>();
     if (vm.count("write-spec"))
         options.writeSpecPath = vm["write-spec"].as<std::string>();
+    if (vm.count("xenstore")) {
+        options.xenstorePath = vm["xenstore"].as<std::string>();
+        if (options.xenstorePath.empty())
+            return makeError(EINVAL, "--xenstore needs a socket path");
+    }
+    if (vm.count("domid")) {
+        auto id = parseNumber(vm["domid"].as<std::string>(), "--domid", kMaxGuestDomid);
+        if (!id.ok())
+            return id.error();
+        if (*id == 0)
+            return makeError(EINVAL, "--domid 0 is dom0, not a guest");
+        options.domid = static_cast<uint16_t>(*id);
+    }
 
     if (vm.count("spec")) {
         for (const char* flag : {"kernel", "firmware-override", "load-address", "memory", "vcpus"})

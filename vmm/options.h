@@ -6,15 +6,23 @@
 #include "base/result.h"
 #include "vmm/builder/domain_spec.h"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 namespace basalt {
 
+// As xl numbers its first guest; 0 is dom0 (the toolstack, xenstored, QEMU).
+inline constexpr uint16_t kDefaultGuestDomid = 1;
+// DOMID_FIRST_RESERVED (xen/xen.h): ids from here on are special.
+inline constexpr uint16_t kMaxGuestDomid = 0x7FEF;
+
 struct VmmOptions {
     DomainSpec spec;
     std::string controlSocketPath; // empty: no control socket
     std::string writeSpecPath;     // non-empty: write the spec blob there and exit
+    std::string xenstorePath;      // non-empty: xenstored's socket; the guest gets a store ring
+    uint16_t domid = kDefaultGuestDomid; // the guest's Xen domain id (QEMU's -xen-domid)
     bool help = false;
     std::string helpText;
 };

@@ -7,6 +7,7 @@
 
 #include "base/result.h"
 #include "base/unique_fd.h"
+#include "toolstack/xenstored/wire.h"
 
 #include <chrono>
 #include <cstdint>
@@ -55,14 +56,20 @@ public:
     // access: the guest's store page travels as an fd (the RAM memfd and the
     // page's offset in it) and the store event channel as two eventfds
     // (guest->xenstored readable, xenstored->guest writable), all attached as
-    // SCM_RIGHTS to the XS_INTRODUCE message, whose body is the standard
-    // "domid\0mfn\0port\0".
+    // SCM_RIGHTS [page, guest->store, store->guest] to the XS_INTRODUCE
+    // message, whose body is the standard "domid\0mfn\0port\0" followed by a
+    // fourth field, the page's byte offset in the fd ("offset\0"). With
+    // pageFd < 0 no fds and no fourth field are sent (plain Xen INTRODUCE).
+    // The daemon keeps the ring while this connection lives: closing the
+    // client releases the domains it introduced.
     Status introduce(uint32_t domid, uint64_t mfn, uint32_t port, int pageFd, uint64_t pageOffset,
                      int guestToStoreFd, int storeToGuestFd);
     Status release(uint32_t domid);
 
     // The domain's home path, "/local/domain/<domid>".
     static std::string domainPath(uint32_t domid);
+
+    bool connected() const { return fd_.valid(); }
 
     Client(Client&&) = default;
     Client& operator=(Client&&) = default;
@@ -73,10 +80,13 @@ private:
     // meanwhile are queued for waitWatch().
     Result<std::string> request(uint32_t type, const std::string& body,
                                 const std::vector<int>& fds = {});
+    Result<xenstore::Message> receive(std::chrono::steady_clock::time_point deadline, int abandon);
+    void queueEvent(const std::string& payload);
 
     UniqueFd fd_;
     uint32_t nextReqId_ = 1;
     std::vector<WatchEvent> pendingEvents_;
+    std::string inBuffer_; // bytes received past the last whole message
 };
 
 } // namespace basalt::xs
