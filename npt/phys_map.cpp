@@ -20,6 +20,7 @@ constexpr uint64_t kHugePageSize = uint64_t{2} << 20;
 
 constexpr char kRamMemfdName[] = "basalt-ram";
 constexpr char kRomMemfdName[] = "basalt-rom";
+constexpr char kDeviceMemfdName[] = "basalt-device-memory";
 constexpr char kRamBaseName[] = "ram-base";
 constexpr char kRamLowName[] = "ram-low";
 constexpr char kRamHighName[] = "ram-high";
@@ -198,6 +199,80 @@ Result<RegionId> PhysMap::addRom(uint64_t gpa, std::span<const uint8_t> contents
                                       other.gpa, other.end()));
     }
     return insertLocked(std::move(region));
+}
+
+Result<RegionId> PhysMap::addDeviceRam(uint64_t gpa, uint64_t size, std::string name) {
+    if (size == 0 || !isPageAligned(gpa) || !isPageAligned(size) || gpa >= kGuestPhysLimit ||
+        size > kGuestPhysLimit - gpa)
+        return hostError(EINVAL, formatString("device memory '%s' at 0x%" PRIx64 " of 0x%" PRIx64
+                                              " bytes is not a page-aligned guest range",
+                                              name.c_str(), gpa, size));
+    auto region = std::make_unique<Region>();
+    auto fd = createSealedMemfd(kDeviceMemfdName, size);
+    if (!fd)
+        return fd.error();
+    region->ownFd = std::move(fd).value();
+    auto mapping =
+        MappedRegion::map(size, PROT_READ | PROT_WRITE, MAP_SHARED, region->ownFd.get(), 0);
+    if (!mapping)
+        return hostError(mapping.error().code,
+                         "mapping device memory '" + name + "': " + mapping.error().message);
+    region->ownMapping = std::move(mapping).value();
+    region->name = std::move(name);
+    region->kind = RegionKind::Overlay;
+    region->gpa = gpa;
+    region->size = size;
+    region->hva = region->ownMapping.data();
+    region->fd = region->ownFd.get();
+    region->fdOffset = 0;
+
+    std::unique_lock lock(mutex_);
+    auto it = firstEndingAfterLocked(gpa);
+    if (it != regions_.end() && it->second->gpa < gpa + size)
+        return hostError(EEXIST,
+                         formatString("device memory '%s' at 0x%" PRIx64 " overlaps region '%s'",
+                                      region->name.c_str(), gpa, it->second->name.c_str()));
+    return insertLocked(std::move(region));
+}
+
+Status PhysMap::moveRegion(RegionId id, uint64_t newGpa) {
+    std::unique_lock lock(mutex_);
+    Region* region = findByIdLocked(id);
+    if (!region)
+        return hostError(ENOENT, formatString("no region with id %u to move", id));
+    if (region->kind != RegionKind::Overlay)
+        return hostError(EPERM, "only device-model memory moves; '" + region->name + "' is not");
+    if (!isPageAligned(newGpa) || newGpa >= kGuestPhysLimit ||
+        region->size > kGuestPhysLimit - newGpa)
+        return hostError(
+            EINVAL, formatString("cannot move '%s' to 0x%" PRIx64, region->name.c_str(), newGpa));
+    if (newGpa == region->gpa)
+        return {};
+    for (auto it = firstEndingAfterLocked(newGpa);
+         it != regions_.end() && it->second->gpa < newGpa + region->size; ++it)
+        if (it->second.get() != region)
+            return hostError(EEXIST,
+                             formatString("moving '%s' to 0x%" PRIx64 " overlaps '%s'",
+                                          region->name.c_str(), newGpa, it->second->name.c_str()));
+    // KVM cannot move a memslot in place: delete it, then add it at the new place.
+    auto node = regions_.extract(region->gpa);
+    uint64_t oldGpa = region->gpa;
+    if (Status removed = backend_.removeSlot(region->slot); !removed) {
+        regions_.insert(std::move(node));
+        return removed.error();
+    }
+    region->gpa = newGpa;
+    if (Status set = setSlotLocked(*region, region->logDirty); !set) {
+        region->gpa = oldGpa;
+        if (!setSlotLocked(*region, region->logDirty))
+            LOG(Npt, Error, "region '%s' lost its memslot", region->name.c_str());
+        regions_.insert(std::move(node));
+        return set.error();
+    }
+    node.key() = newGpa;
+    regions_.insert(std::move(node));
+    maxMappedEnd_ = std::max(maxMappedEnd_, newGpa + region->size);
+    return {};
 }
 
 Status PhysMap::removeRegion(RegionId id) {

@@ -95,6 +95,17 @@ public:
     // Unmaps a ROM. RAM cannot be removed (EPERM).
     Status removeRegion(RegionId id);
 
+    // --- Device-model memory (VRAM, option ROM blocks QEMU populates beyond
+    // guest RAM, XENMEM_populate_physmap from dom0). A zero-filled,
+    // guest-writable memfd region of kind Overlay: the device model maps it
+    // through pageAt(), and it is not guest RAM (ramPagesMapped() ignores it).
+    // EEXIST if it overlaps anything, EINVAL for bad arguments.
+    Result<RegionId> addDeviceRam(uint64_t gpa, uint64_t size, std::string name);
+    // Moves a whole Overlay region to page-aligned `newGpa` (the guest moved
+    // the BAR that shows it); contents and backing stay. EEXIST if the new
+    // place overlaps another region, EPERM for RAM and ROM.
+    Status moveRegion(RegionId id, uint64_t newGpa);
+
     // --- Page-granular changes (the Xen memory ops: add_to_physmap,
     // populate_physmap, decrease_reservation). The guest-physical map is the
     // guest's p2m: each page-aligned gpa holds one page or nothing. Removing a
@@ -144,6 +155,11 @@ public:
     // Fetch-and-clear of the region's whole log (the hypervisor's plus what was
     // accumulated): bit i of word i / 64 = page i of the region.
     Result<std::vector<uint64_t>> fetchDirtyBitmap(RegionId id);
+    // Marks [gpa, gpa + pages * 4 KiB) dirty in every dirty-logging region
+    // it touches, as if the host had written it (XEN_DMOP_modified_memory:
+    // the device model wrote guest memory behind KVM's back). EINVAL if the
+    // range wraps or leaves guest-physical space.
+    Status markDirty(uint64_t gpa, uint64_t pages);
     // Dirty page frame numbers (gpa >> 12) in [gpa, gpa + pages * 4 KiB), sorted.
     // Clears only the window's pages: each region the window touches has its
     // hypervisor log pulled into its accumulated bitmap, and pages outside the

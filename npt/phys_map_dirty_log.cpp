@@ -104,3 +104,25 @@ Result<std::vector<uint64_t>> PhysMap::fetchDirtyPages(uint64_t gpa, uint64_t pa
 }
 
 } // namespace basalt::npt
+
+namespace basalt::npt {
+
+Status PhysMap::markDirty(uint64_t gpa, uint64_t pages) {
+    if (!isPageAligned(gpa) || gpa >= kGuestPhysLimit ||
+        pages > bytesToPages(kGuestPhysLimit - gpa))
+        return hostError(EINVAL, formatString("cannot mark %" PRIu64 " pages at 0x%" PRIx64
+                                              " dirty: not a guest-physical range",
+                                              pages, gpa));
+    uint64_t end = gpa + pages * kPageSize;
+    std::shared_lock lock(mutex_);
+    for (auto it = firstEndingAfterLocked(gpa); it != regions_.end() && it->second->gpa < end;
+         ++it) {
+        Region& region = *it->second;
+        uint64_t from = std::max(gpa, region.gpa);
+        uint64_t to = std::min(end, region.end());
+        markHostWriteLocked(region, from - region.gpa, to - from);
+    }
+    return {};
+}
+
+} // namespace basalt::npt

@@ -126,6 +126,17 @@ Status Vm::setMsrFilter(const std::vector<MsrRule>& rules) {
     return {};
 }
 
+Result<bool> Vm::signalMsi(uint64_t address, uint32_t data) {
+    kvm_msi msi{};
+    msi.address_lo = static_cast<uint32_t>(address);
+    msi.address_hi = static_cast<uint32_t>(address >> 32);
+    msi.data = data;
+    int delivered = ::ioctl(fd_.get(), KVM_SIGNAL_MSI, &msi);
+    if (delivered < 0)
+        return errnoError("KVM_SIGNAL_MSI");
+    return delivered > 0;
+}
+
 Status Vm::setIrqLine(uint32_t gsi, bool level) {
     kvm_irq_level irq{};
     irq.irq = gsi;

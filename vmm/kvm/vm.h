@@ -37,6 +37,11 @@ public:
     Status setMsrFilter(const std::vector<MsrRule>& rules);
 
     Status setIrqLine(uint32_t gsi, bool level);
+    // One MSI (address/data as a PCI device writes them) through KVM_SIGNAL_MSI.
+    // Returns whether it was delivered: false when the guest had it blocked.
+    Result<bool> signalMsi(uint64_t address, uint32_t data);
+    // Pins of the in-kernel IOAPIC: GSIs at or above this cannot be raised.
+    static constexpr uint32_t kIoapicPins = 24;
 
     Result<std::unique_ptr<Vcpu>> createVcpu(uint32_t id);
 
