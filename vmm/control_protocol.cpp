@@ -53,7 +53,17 @@ std::string handleControlRequest(std::string_view line, ControlTarget& target) {
         target.destroy();
         return json{{"ok", true}, {"state", "stopping"}}.dump();
     }
-    return errorReply("unknown command '" + command + "' (known: status, pause, resume, destroy)");
+    if (command == "debug-key") {
+        auto key = request.find("key");
+        if (key == request.end() || !key->is_string() || key->get<std::string>().size() != 1)
+            return errorReply("debug-key needs a one-character \"key\" string");
+        char k = key->get<std::string>()[0];
+        if (!target.debugKey(k))
+            return errorReply(std::string("unsupported debug key '") + k + "' (known: q)");
+        return json{{"ok", true}}.dump();
+    }
+    return errorReply("unknown command '" + command +
+                      "' (known: status, pause, resume, destroy, debug-key)");
 }
 
 } // namespace basalt

@@ -6,6 +6,7 @@
 //   -> {"command":"pause"}        <- {"ok":true,"state":"paused"}
 //   -> {"command":"resume"}       <- {"ok":true,"state":"running"}
 //   -> {"command":"destroy"}      <- {"ok":true,"state":"stopping"}
+//   -> {"command":"debug-key","key":"q"}  <- {"ok":true}   (Xen's 'q': VIRQ_DEBUG)
 //   -> garbage                    <- {"ok":false,"error":"..."}
 //
 // Transport-free so that it can be tested without a socket.
@@ -24,6 +25,8 @@ public:
     virtual void resume() = 0;
     virtual void destroy() = 0;
     virtual DomainStatus status() const = 0;
+    // A Xen debug key; false if the target does not know it.
+    virtual bool debugKey(char) { return false; }
 };
 
 // Answers one request line (without its newline) with one response line

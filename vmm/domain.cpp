@@ -14,6 +14,7 @@
 #include "vmm/kvm/hypervisor.h"
 #include "vmm/kvm/vcpu.h"
 #include "vmm/kvm/vm.h"
+#include "vmm/xen/debug_keys.h"
 #include "vmm/xen/xen_platform.h"
 
 #include <unistd.h>
@@ -127,6 +128,7 @@ Status Domain::build() {
         return console.error();
     console_ = std::move(*console);
 
+    contextPolicy_ = xen::hvmContextPolicy(makeGuestCpuid(*supported, *vendor_, 0, spec_.vcpus));
     setUpXenPlatform();
     for (uint32_t i = 0; i < spec_.vcpus; ++i) {
         auto vcpu = vm_->createVcpu(i);
@@ -200,6 +202,13 @@ void Domain::setUpXenPlatform() {
                                       if (auto s = vm_->setIrqLine(gsi, level); !s.ok())
                                           LOG(DomainLog, Error, "%s", s.error().message.c_str());
                                   }};
+    config.vcpuControl.load = [this](uint32_t vcpu, const xen::VcpuContext& context) {
+        loadVcpuContext(vcpu, context);
+    };
+    config.vcpuControl.setOnline = [this](uint32_t vcpu, bool online) {
+        setVcpuOnline(vcpu, online);
+    };
+    config.contextPolicy = contextPolicy_;
     xen_ = std::make_unique<xen::XenPlatform>(config, *physMap_, *memory_, *console_, onShutdown);
     msrs_->onWrite(xen::kHypercallPageMsr, [this](uint32_t vcpu, uint32_t, uint64_t value) {
         return xen_->writeHypercallPageMsr(vcpu, value);
@@ -207,6 +216,37 @@ void Domain::setUpXenPlatform() {
     // Xen reads the hypercall-page MSR as 0 rather than faulting.
     msrs_->onRead(xen::kHypercallPageMsr,
                   [](uint32_t, uint32_t) -> std::optional<uint64_t> { return 0; });
+}
+
+void Domain::loadVcpuContext(uint32_t vcpu, const xen::VcpuContext& context) {
+    if (vcpu >= threads_.size())
+        return;
+    // Xen leaves an initialised vCPU down until VCPUOP_up; the load runs on
+    // the vCPU's own thread when it comes up (ioctls of a vCPU belong there).
+    threads_[vcpu]->setOnline(false);
+    threads_[vcpu]->runBeforeEntry([this, context](kvm::Vcpu& target) {
+        auto sregs = target.getSpecialRegisters();
+        Status loaded = sregs.ok() ? target.makeRunnable() : Status(sregs.error());
+        if (loaded.ok()) {
+            context.applyTo(*sregs);
+            loaded = target.setSpecialRegisters(*sregs);
+        }
+        if (loaded.ok())
+            loaded = target.setRegisters(context.regs);
+        // What Xen accepts but the CPU cannot enter fails VM entry under
+        // Xen and crashes the domain; KVM refuses it here instead.
+        if (!loaded.ok())
+            crash(target, "VCPUOP_initialise context cannot be loaded: " + loaded.error().message);
+    });
+}
+
+void Domain::setVcpuOnline(uint32_t vcpu, bool online) {
+    if (vcpu < threads_.size())
+        threads_[vcpu]->setOnline(online);
+}
+
+bool Domain::debugKey(char key) {
+    return xen::handleDebugKey(*xen_, key);
 }
 
 // pvclock must describe the guest's TSC: its frequency and its offset from

@@ -10,6 +10,7 @@
 #include "vmm/options.h"
 #include "vmm/vcpu_thread.h"
 #include "vmm/vendor_policy.h"
+#include "vmm/xen/vcpu_context.h"
 
 #include <condition_variable>
 #include <memory>
@@ -28,7 +29,8 @@ class Vcpu;
 struct KernelImage;
 namespace xen {
 class XenPlatform;
-}
+struct VcpuContext;
+} // namespace xen
 namespace npt {
 class PhysMap;
 class GuestMemory;
@@ -62,6 +64,9 @@ public:
     void pause();
     void resume();
     DomainStatus status() const;
+    // A Xen debug key from the control plane ('q' sends VIRQ_DEBUG to every
+    // vCPU, xen/debug_keys.h); false for a key Basalt does not know.
+    bool debugKey(char key);
 
     // ExitHandler: the one switch that decides what every exit means.
     bool handleExit(kvm::Vcpu& vcpu, kvm::VcpuExit& exit) override;
@@ -81,6 +86,9 @@ private:
     void setUpXenPlatform();
     void tellXenAboutTsc(kvm::Vcpu& bsp);
     void crash(kvm::Vcpu& vcpu, const std::string& why);
+    // VCPUOP_initialise/up/down (XenPlatformConfig::vcpuControl).
+    void loadVcpuContext(uint32_t vcpu, const xen::VcpuContext& context);
+    void setVcpuOnline(uint32_t vcpu, bool online);
 
     DomainSpec spec_;
     uint16_t domid_;
@@ -92,6 +100,7 @@ private:
     std::unique_ptr<MsrDispatcher> msrs_;
     std::unique_ptr<Console> console_;
     std::unique_ptr<xen::XenPlatform> xen_;
+    xen::HvmContextPolicy contextPolicy_; // from the guest CPUID, before xen_
     IoBus bus_;
     std::vector<std::unique_ptr<kvm::Vcpu>> vcpus_;
     std::vector<std::unique_ptr<VcpuThread>> threads_;

@@ -24,6 +24,7 @@ public:
         domain_.requestStop(kExitPoweredOff, "destroyed through the control socket");
     }
     DomainStatus status() const override { return domain_.status(); }
+    bool debugKey(char key) override { return domain_.debugKey(key); }
 
 private:
     Domain& domain_;

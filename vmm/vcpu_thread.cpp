@@ -38,6 +38,8 @@ const char* vcpuStateName(VcpuState state) {
         return "running";
     case VcpuState::Paused:
         return "paused";
+    case VcpuState::Offline:
+        return "offline";
     case VcpuState::Stopped:
         return "stopped";
     }
@@ -112,16 +114,40 @@ void VcpuThread::stop() {
         thread_.join();
 }
 
+void VcpuThread::setOnline(bool online) {
+    std::lock_guard lock(mutex_);
+    if (offline_ == !online)
+        return;
+    offline_ = !online;
+    attention_.store(true, std::memory_order_release);
+    if (!online)
+        vcpu_.requestExit(); // leave KVM_RUN (e.g. a wait for SIPI) to park
+    if (!online && thread_.joinable() && thread_.get_id() != std::this_thread::get_id())
+        pthread_kill(handle_, kickSignal());
+    changed_.notify_all();
+}
+
+void VcpuThread::runBeforeEntry(std::function<void(kvm::Vcpu&)> work) {
+    std::lock_guard lock(mutex_);
+    work_ = std::move(work);
+    attention_.store(true, std::memory_order_release);
+    vcpu_.requestExit();
+    if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id())
+        pthread_kill(handle_, kickSignal());
+    changed_.notify_all();
+}
+
 VcpuState VcpuThread::state() const {
     std::lock_guard lock(mutex_);
     return state_;
 }
 
-bool VcpuThread::waitUntilRunnable() {
+bool VcpuThread::waitUntilRunnable(std::function<void(kvm::Vcpu&)>& work) {
     std::unique_lock lock(mutex_);
-    while (requested_ == VcpuState::Paused) {
-        if (state_ != VcpuState::Paused) {
-            state_ = VcpuState::Paused;
+    while (requested_ == VcpuState::Paused || (offline_ && requested_ == VcpuState::Running)) {
+        VcpuState idle = requested_ == VcpuState::Paused ? VcpuState::Paused : VcpuState::Offline;
+        if (state_ != idle) {
+            state_ = idle;
             changed_.notify_all();
         }
         changed_.wait(lock);
@@ -132,6 +158,9 @@ bool VcpuThread::waitUntilRunnable() {
         state_ = VcpuState::Running;
         changed_.notify_all();
     }
+    work = std::move(work_);
+    work_ = nullptr;
+    attention_.store(false, std::memory_order_relaxed);
     // Cleared under the lock: a pause() that takes the lock after this sets
     // the flag again, so the coming KVM_RUN returns at once.
     vcpu_.clearExitRequest();
@@ -146,9 +175,13 @@ void VcpuThread::loop() {
     // which clears immediate_exit under the lock.
     bool slowPath = true;
     while (true) {
-        if (slowPath || requested_.load(std::memory_order_acquire) != VcpuState::Running) {
-            if (!waitUntilRunnable())
+        if (slowPath || requested_.load(std::memory_order_acquire) != VcpuState::Running ||
+            attention_.load(std::memory_order_acquire)) {
+            std::function<void(kvm::Vcpu&)> work;
+            if (!waitUntilRunnable(work))
                 break;
+            if (work)
+                work(vcpu_); // outside the lock: it issues this vCPU's ioctls
         }
         kvm::VcpuExit exit = vcpu_.run();
         slowPath = std::holds_alternative<kvm::InterruptedExit>(exit);

@@ -226,6 +226,14 @@ Status Vcpu::setSpecialRegisters(const SpecialRegisters& r) {
     return {};
 }
 
+Status Vcpu::makeRunnable() {
+    kvm_mp_state state{};
+    state.mp_state = KVM_MP_STATE_RUNNABLE;
+    if (::ioctl(fd_.get(), KVM_SET_MP_STATE, &state) < 0)
+        return errnoError("KVM_SET_MP_STATE on vCPU " + std::to_string(id_));
+    return {};
+}
+
 Result<uint64_t> Vcpu::tscKhz() const {
     int khz = ::ioctl(fd_.get(), KVM_GET_TSC_KHZ, 0);
     if (khz <= 0)

@@ -37,6 +37,10 @@ public:
     Result<SpecialRegisters> getSpecialRegisters() const;
     Status setSpecialRegisters(const SpecialRegisters& sregs);
 
+    // KVM_SET_MP_STATE to runnable: an AP leaves its wait for INIT/SIPI
+    // (VCPUOP_up of a vCPU given a VCPUOP_initialise context).
+    Status makeRunnable();
+
     // The guest TSC frequency (KVM_GET_TSC_KHZ).
     Result<uint64_t> tscKhz() const;
     // Reads one MSR of the vCPU (KVM_GET_MSRS).

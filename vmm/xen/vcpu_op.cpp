@@ -1,9 +1,19 @@
 // vcpu_op: per-vCPU operations (xen/vcpu.h), as Xen 4.17's do_vcpu_op() and
 // common_vcpu_op() answer an HVM domU. Timers fire VIRQ_TIMER through the
 // domain's timer thread (xen_timers.h).
+//
+// Secondary vCPU life cycle (Xen's is_initialised and _VPF_down):
+//   AP never started --initialise(ctx)--> initialised, down --up--> up
+//   up --down--> down (parked outside KVM_RUN) --up--> up, where it stopped
+//   initialise of an initialised vCPU -> -EEXIST; up of an uninitialised
+//   one -> -EINVAL; down of the last vCPU up -> poweroff.
+// Example: vCPU 0 calls initialise(1, ctx{32B, eip=f}) -> 0 (vCPU 1 is
+// loaded, still down: is_up(1) = 0); up(1) -> 0, vCPU 1 runs f; f calls
+// down(1) on itself -> its hypercall returns 0 and its thread parks.
 
 #include "base/log.h"
 #include "vmm/xen/handlers.h"
+#include "vmm/xen/vcpu_context.h"
 #include "vmm/xen/xen_events.h"
 #include "vmm/xen/xen_headers.h"
 #include "vmm/xen/xen_platform.h"
@@ -81,14 +91,62 @@ int64_t getRunstate(HypercallContext& ctx, XenEvents& ev, uint32_t vcpu) {
     return ctx.writeGuest(ctx.arg(2), compat).ok() ? 0 : -XEN_EFAULT;
 }
 
-int64_t down(XenEvents& ev, uint32_t vcpu) {
-    for (uint32_t other = 0; other < ev.vcpuCount(); ++other)
-        if (other != vcpu && ev.runstates().isUp(other)) {
-            // Parking a vCPU thread needs the core's vCPU hotplug hook.
-            LOG_RATELIMITED(VcpuOp, Warn, "VCPUOP_down of vCPU %u: not supported", vcpu);
-            return -XEN_ENOSYS;
+// VCPUOP_initialise: copy, then -EEXIST, then Xen's context checks; the
+// vCPU stays down until VCPUOP_up (arch_initialise_vcpu()).
+int64_t initialise(HypercallContext& ctx, XenEvents& ev, uint32_t vcpu) {
+    const XenPlatformConfig& config = ctx.xen().config();
+    if (!config.vcpuControl.load) {
+        reportUnknownOnce("vcpu_op", __HYPERVISOR_vcpu_op, VCPUOP_initialise);
+        return -XEN_ENOSYS;
+    }
+    auto guest = ctx.readGuest<vcpu_hvm_context_t>(ctx.arg(2));
+    if (!guest.ok())
+        return -XEN_EFAULT;
+    return ev.runstates().initialiseOnce(vcpu, [&] {
+        VcpuContext context;
+        int rc = decodeHvmContext(*guest, config.contextPolicy, context);
+        if (rc == 0) {
+            config.vcpuControl.load(vcpu, context);
+            LOG(VcpuOp, Debug, "vCPU %u initialised by vCPU %u (rip %#llx)", vcpu, ctx.vcpuId(),
+                static_cast<unsigned long long>(context.regs.rip));
         }
-    ev.shutdown(SHUTDOWN_poweroff, vcpu); // the last vCPU going down
+        return rc;
+    });
+}
+
+int64_t up(HypercallContext& ctx, XenEvents& ev, uint32_t vcpu) {
+    if (!ev.runstates().isInitialised(vcpu))
+        return -XEN_EINVAL;
+    const auto& setOnline = ctx.xen().config().vcpuControl.setOnline;
+    if (!setOnline)
+        return ev.runstates().isUp(vcpu) ? 0 : -XEN_ENOSYS;
+    if (!ev.runstates().exchangeUp(vcpu, true)) {
+        ev.runstates().change(vcpu, RUNSTATE_running, ev.now());
+        setOnline(vcpu, true);
+    }
+    return 0;
+}
+
+// Any vCPU of the domain may take any other (or itself) down; the last one
+// going down powers the domain off, as Xen's do_vcpu_op().
+int64_t down(HypercallContext& ctx, XenEvents& ev, uint32_t vcpu) {
+    bool othersUp = false;
+    for (uint32_t other = 0; other < ev.vcpuCount(); ++other)
+        if (other != vcpu && ev.runstates().isUp(other))
+            othersUp = true;
+    if (!othersUp) {
+        ev.shutdown(SHUTDOWN_poweroff, vcpu);
+        return 0;
+    }
+    const auto& setOnline = ctx.xen().config().vcpuControl.setOnline;
+    if (!setOnline) {
+        LOG_RATELIMITED(VcpuOp, Warn, "VCPUOP_down of vCPU %u: no vCPU hotplug hook", vcpu);
+        return -XEN_ENOSYS;
+    }
+    if (ev.runstates().exchangeUp(vcpu, false)) {
+        ev.runstates().change(vcpu, RUNSTATE_offline, ev.now());
+        setOnline(vcpu, false);
+    }
     return 0;
 }
 
@@ -100,24 +158,22 @@ int64_t hypercallVcpuOp(HypercallContext& ctx) {
     uint32_t vcpu = static_cast<uint32_t>(ctx.arg(1));
     if (vcpu >= ev.vcpuCount())
         return -XEN_ENOENT;
-    // A vCPU making hypercalls is evidently up (APs come up by INIT/SIPI).
+    // A vCPU making hypercalls is evidently up and initialised (APs come up
+    // by INIT/SIPI in the in-kernel LAPIC, out of the core's sight).
     if (!ev.runstates().isUp(ctx.vcpuId())) {
-        ev.runstates().setUp(ctx.vcpuId(), true);
-        ev.runstates().change(ctx.vcpuId(), RUNSTATE_running, ev.now());
+        ev.runstates().setInitialised(ctx.vcpuId());
+        if (!ev.runstates().exchangeUp(ctx.vcpuId(), true))
+            ev.runstates().change(ctx.vcpuId(), RUNSTATE_running, ev.now());
     }
     switch (ctx.arg(0)) {
     case VCPUOP_is_up:
         return ev.runstates().isUp(vcpu) ? 1 : 0;
     case VCPUOP_up:
-        // Only an initialised vCPU comes up; initialise is not supported yet.
-        return ev.runstates().isUp(vcpu) ? 0 : -XEN_EINVAL;
+        return up(ctx, ev, vcpu);
     case VCPUOP_initialise:
-        // Needs the core to load vcpu_hvm_context registers into that vCPU
-        // and start its thread: not wired yet.
-        reportUnknownOnce("vcpu_op", __HYPERVISOR_vcpu_op, VCPUOP_initialise);
-        return -XEN_ENOSYS;
+        return initialise(ctx, ev, vcpu);
     case VCPUOP_down:
-        return down(ev, vcpu);
+        return down(ctx, ev, vcpu);
     case VCPUOP_get_runstate_info:
         return getRunstate(ctx, ev, vcpu);
     case VCPUOP_register_runstate_memory_area:

@@ -2,6 +2,8 @@
 
 #include "vmm/xen/hypercall.h"
 
+#include <utility>
+
 namespace basalt::xen {
 
 VcpuRunstates::VcpuRunstates(uint32_t vcpuCount) : vcpus_(vcpuCount) {
@@ -10,6 +12,7 @@ VcpuRunstates::VcpuRunstates(uint32_t vcpuCount) : vcpus_(vcpuCount) {
     if (!vcpus_.empty()) {
         vcpus_[0].info.state = RUNSTATE_running; // the BSP runs from the start
         vcpus_[0].up = true;
+        vcpus_[0].initialised = true;
     }
 }
 
@@ -71,6 +74,24 @@ void VcpuRunstates::writeArea(HypercallContext& ctx, uint64_t now) const {
 bool VcpuRunstates::isUp(uint32_t vcpu) const {
     std::lock_guard lock(mutex_);
     return vcpu < vcpus_.size() && vcpus_[vcpu].up;
+}
+
+bool VcpuRunstates::isInitialised(uint32_t vcpu) const {
+    std::lock_guard lock(mutex_);
+    return vcpu < vcpus_.size() && vcpus_[vcpu].initialised;
+}
+
+void VcpuRunstates::setInitialised(uint32_t vcpu) {
+    std::lock_guard lock(mutex_);
+    if (vcpu < vcpus_.size())
+        vcpus_[vcpu].initialised = true;
+}
+
+bool VcpuRunstates::exchangeUp(uint32_t vcpu, bool up) {
+    std::lock_guard lock(mutex_);
+    if (vcpu >= vcpus_.size())
+        return up;
+    return std::exchange(vcpus_[vcpu].up, up);
 }
 
 void VcpuRunstates::setUp(uint32_t vcpu, bool up) {

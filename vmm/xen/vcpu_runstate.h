@@ -46,6 +46,26 @@ public:
 
     bool isUp(uint32_t vcpu) const;
     void setUp(uint32_t vcpu, bool up);
+    // Sets up/down and returns what it was (VCPUOP_up/down race-free).
+    bool exchangeUp(uint32_t vcpu, bool up);
+    // Xen's v->is_initialised: the BSP, a vCPU that made a hypercall, or one
+    // given a VCPUOP_initialise context. Stays set (Xen clears it only on
+    // INIT, which the in-kernel LAPIC handles out of the core's sight).
+    bool isInitialised(uint32_t vcpu) const;
+    void setInitialised(uint32_t vcpu);
+    // VCPUOP_initialise: runs `load` (0 or a negative errno) and marks the
+    // vCPU initialised if it succeeds, atomically with the -EEXIST check.
+    template <typename Fn> int initialiseOnce(uint32_t vcpu, Fn&& load) {
+        std::lock_guard lock(mutex_);
+        if (vcpu >= vcpus_.size())
+            return -XEN_ENOENT;
+        if (vcpus_[vcpu].initialised)
+            return -XEN_EEXIST;
+        int rc = load();
+        if (rc == 0)
+            vcpus_[vcpu].initialised = true;
+        return rc;
+    }
 
 private:
     struct Entry {
@@ -53,6 +73,7 @@ private:
         std::optional<uint64_t> area;
         bool areaLongMode = true;
         bool up = false;
+        bool initialised = false;
     };
     mutable std::mutex mutex_;
     std::vector<Entry> vcpus_;

@@ -6,6 +6,7 @@
 #include "base/cpuid.h"
 #include "base/result.h"
 #include "vmm/xen/hvm_params.h"
+#include "vmm/xen/vcpu_context.h"
 
 #include <atomic>
 #include <cstdint>
@@ -41,6 +42,18 @@ struct XenPlatformConfig {
     // Drives a guest interrupt line (in-kernel IOAPIC/PIC GSI); how event
     // channel upcalls reach a guest that set HVM_PARAM_CALLBACK_IRQ.
     std::function<void(uint32_t gsi, bool level)> setGsiLevel;
+    // The core's vCPU hotplug hook for VCPUOP_initialise/up/down (Xen's
+    // _VPF_down). Without it (null), those subops answer -ENOSYS.
+    struct VcpuControl {
+        // Loads a checked VCPUOP_initialise context into `vcpu` on its own
+        // thread before it next runs, and takes it offline until setOnline.
+        std::function<void(uint32_t vcpu, const VcpuContext& context)> load;
+        // Offline: the vCPU's thread waits outside KVM_RUN. Never blocks, so
+        // a vCPU may take itself offline from its own hypercall.
+        std::function<void(uint32_t vcpu, bool online)> setOnline;
+    } vcpuControl;
+    // Which CR4/EFER bits a VCPUOP_initialise context may set.
+    HvmContextPolicy contextPolicy;
 };
 
 class XenPlatform {

@@ -60,8 +60,7 @@ static void sched_misc(void) {
     expect("watchdog free", sched_op(SCHEDOP_watchdog, wd), 0);
     expect("watchdog free twice", sched_op(SCHEDOP_watchdog, wd), -XEN_EINVAL);
     expect("unknown sched_op", sched_op(77, 0), -XEN_ENOSYS);
-    expect("shutdown unmapped", sched_op(SCHEDOP_shutdown, (void*)(uptr)0xE0000000u),
-           -XEN_EFAULT);
+    expect("shutdown unmapped", sched_op(SCHEDOP_shutdown, (void*)(uptr)0xE0000000u), -XEN_EFAULT);
 }
 
 static void vcpu_tests(void) {
@@ -77,7 +76,7 @@ static void vcpu_tests(void) {
     t.timeout_abs_ns = xen_now() + 1000 * NS_PER_MS;
     expect("singleshot", vcpu_op(VCPUOP_set_singleshot_timer, 0, &t), 0);
     expect("stop singleshot", vcpu_op(VCPUOP_stop_singleshot_timer, 0, 0), 0);
-    expect("initialise", vcpu_op(VCPUOP_initialise, 0, &t), -XEN_ENOSYS);
+    expect("initialise the BSP", vcpu_op(VCPUOP_initialise, 0, &t), -XEN_EEXIST);
 
     static uptr reg[2];
     reg[0] = (uptr)&area;
