@@ -1,6 +1,7 @@
 #include "vmm/options.h"
 
 #include "base/mapped_region.h"
+#include "devmodel/launcher/xl_disk_spec.h"
 
 #include <boost/program_options.hpp>
 #include <cerrno>
@@ -8,6 +9,7 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <string_view>
 
 namespace basalt {
 
@@ -34,6 +36,109 @@ Result<uint64_t> parseNumber(const std::string& text, const std::string& what, u
     return static_cast<uint64_t>(value);
 }
 
+// The options that describe emulated devices; any of them turns QEMU on.
+constexpr const char* kDeviceFlags[] = {"device-model", "vga", "videoram",           "disk",
+                                        "serial",       "vnc", "platform-device-id", "usb-tablet"};
+
+Result<uint32_t> parseSmall(const po::variables_map& vm, const char* flag) {
+    auto value = parseNumber(vm[flag].as<std::string>(), std::string("--") + flag,
+                             std::numeric_limits<uint32_t>::max());
+    if (!value.ok())
+        return value.error();
+    return static_cast<uint32_t>(*value);
+}
+
+// --vga, --disk, ... -> spec.deviceModel and spec.disks; validateSpec checks
+// the combination when the blob is parsed back.
+Status parseDeviceOptions(const po::variables_map& vm, DomainSpec& spec) {
+    bool any = false;
+    for (const char* flag : kDeviceFlags)
+        any = any || (vm.count(flag) && std::string(flag) != "device-model");
+    if (vm.count("device-model")) {
+        const std::string model = vm["device-model"].as<std::string>();
+        if (model == "none") {
+            if (any)
+                return makeError(EINVAL, "--device-model none cannot be combined with device "
+                                         "options (--vga, --disk, ...)");
+            return {};
+        }
+        if (model != "qemu")
+            return makeError(EINVAL, "--device-model '" + model + "' is not qemu or none");
+    } else if (!any) {
+        return {};
+    }
+
+    DeviceModelSpec dm;
+    if (vm.count("vga")) {
+        const std::string vga = vm["vga"].as<std::string>();
+        if (vga == "cirrus")
+            dm.vga = VgaKind::Cirrus;
+        else if (vga == "stdvga" || vga == "std")
+            dm.vga = VgaKind::Std;
+        else if (vga == "none")
+            dm.vga = VgaKind::None;
+        else
+            return makeError(EINVAL, "--vga '" + vga + "' is not cirrus, stdvga or none");
+    }
+    // libxl's defaults: the adapter's minimum.
+    dm.videoRamMiB = dm.vga == VgaKind::Std    ? kMinStdVgaVideoRamMiB
+                     : dm.vga == VgaKind::None ? 0
+                                               : kMinCirrusVideoRamMiB;
+    if (vm.count("videoram")) {
+        auto mib = parseSmall(vm, "videoram");
+        if (!mib.ok())
+            return mib.error();
+        dm.videoRamMiB = *mib;
+    }
+    if (vm.count("serial")) {
+        const std::string serial = vm["serial"].as<std::string>();
+        constexpr std::string_view kFile = "file:";
+        if (serial == "pty") {
+            dm.serial = SerialKind::Pty;
+        } else if (serial == "none") {
+            dm.serial = SerialKind::None;
+        } else if (serial.rfind(kFile, 0) == 0) {
+            dm.serial = SerialKind::File;
+            dm.serialPath = serial.substr(kFile.size());
+        } else {
+            return makeError(EINVAL, "--serial '" + serial + "' is not pty, none or file:PATH");
+        }
+    }
+    if (vm.count("vnc"))
+        dm.vnc = vm["vnc"].as<std::string>();
+    if (vm.count("platform-device-id")) {
+        auto id = parseSmall(vm, "platform-device-id");
+        if (!id.ok())
+            return id.error();
+        dm.platformDeviceId = *id;
+    }
+    if (vm.count("usb-tablet")) {
+        auto tablet = parseSmall(vm, "usb-tablet");
+        if (!tablet.ok())
+            return tablet.error();
+        if (*tablet > 1)
+            return makeError(EINVAL, "--usb-tablet must be 0 or 1");
+        dm.usbTablet = *tablet == 1;
+    }
+    spec.deviceModel = dm;
+
+    if (vm.count("disk")) {
+        uint32_t index = 0;
+        for (const std::string& text : vm["disk"].as<std::vector<std::string>>()) {
+            auto disk = devmodel::parseXlDiskSpec(text);
+            if (!disk.ok())
+                return makeError(disk.error().code, "--disk: " + disk.error().message);
+            if (!disk->backendType.empty())
+                return makeError(EINVAL, "--disk '" + text +
+                                             "': backendtype is for PV disks, which basalt-vmm "
+                                             "does not serve yet");
+            disk->disk.index = index++;
+            spec.disks.push_back(std::move(disk->disk));
+        }
+    }
+    return {};
+}
+
 } // namespace
 
 Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
@@ -57,7 +162,23 @@ Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
         ("domid", po::value<std::string>(), "the guest's domain id (default 1)")
         ("test-exit-port", po::value<std::string>(), "test only: port whose writes end the VMM")
         ("test-dirty-port", po::value<std::string>(), "test only: dirty-logging probe port")
-        ("write-spec", po::value<std::string>(), "write the domain spec blob to FILE and exit");
+        ("write-spec", po::value<std::string>(), "write the domain spec blob to FILE and exit")
+        ("device-model", po::value<std::string>(),
+            "qemu or none (default: qemu if a device option below is given, else none)")
+        ("vga", po::value<std::string>(), "device model: cirrus (default), stdvga or none")
+        ("videoram", po::value<std::string>(), "device model: video RAM in MiB")
+        ("disk", po::value<std::vector<std::string>>(),
+            "device model: an xl DISKSPEC, e.g. /srv/a.img,raw,hda,rw or /srv/b.iso,,hdc,cdrom "
+            "(repeatable; IDE hda-hdd)")
+        ("serial", po::value<std::string>(), "device model: none (default), pty or file:PATH")
+        ("vnc", po::value<std::string>(), "device model: unix:PATH or HOST:DISPLAY")
+        ("platform-device-id", po::value<std::string>(),
+            "device model: Xen platform PCI device id, 1 (default) or 2")
+        ("usb-tablet", po::value<std::string>(), "device model: 1 (default) or 0")
+        ("dm-library-dir", po::value<std::string>(),
+            "folder of Basalt's device-model provider libraries (default: next to basalt-vmm)")
+        ("dm-run-dir", po::value<std::string>(),
+            "where QEMU's private run directory and log go (default /run/basalt)");
     // clang-format on
 
     VmmOptions options;
@@ -93,7 +214,16 @@ Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
         options.domid = static_cast<uint16_t>(*id);
     }
 
+    if (vm.count("dm-library-dir"))
+        options.dmLibraryDir = vm["dm-library-dir"].as<std::string>();
+    if (vm.count("dm-run-dir"))
+        options.dmRunDir = vm["dm-run-dir"].as<std::string>();
+
     if (vm.count("spec")) {
+        for (const char* flag : kDeviceFlags)
+            if (vm.count(flag))
+                return makeError(EINVAL, std::string("--") + flag +
+                                             " cannot be combined with --spec (the spec says it)");
         for (const char* flag : {"kernel", "firmware-override", "load-address", "memory", "vcpus"})
             if (vm.count(flag))
                 return makeError(EINVAL,
@@ -157,6 +287,8 @@ Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
             return port.error();
         *field = static_cast<uint16_t>(*port);
     }
+
+    BASALT_TRY(parseDeviceOptions(vm, spec));
 
     // Round-trip through the blob: what runs is exactly what a saved spec says.
     auto blob = buildSpecBlob(spec);

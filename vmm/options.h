@@ -23,6 +23,8 @@ struct VmmOptions {
     std::string writeSpecPath;     // non-empty: write the spec blob there and exit
     std::string xenstorePath;      // non-empty: xenstored's socket; the guest gets a store ring
     uint16_t domid = kDefaultGuestDomid; // the guest's Xen domain id (QEMU's -xen-domid)
+    std::string dmLibraryDir;            // empty: devmodel::defaultLibraryDir()
+    std::string dmRunDir;                // empty: devmodel::kDefaultRunDir
     bool help = false;
     std::string helpText;
 };

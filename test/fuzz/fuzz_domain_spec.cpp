@@ -30,7 +30,7 @@ basalt::DomainSpec seedSpec() {
 namespace basalt::fuzz {
 
 std::vector<std::vector<uint8_t>> seeds() {
-    std::vector<DomainSpec> specs(3, seedSpec());
+    std::vector<DomainSpec> specs(4, seedSpec());
     specs[1].kernel.entryMode = EntryMode::Real;
     specs[1].kernel.loadAddress = 0x7C00;
     specs[1].memoryBytes = 1ull << 20;
@@ -43,6 +43,19 @@ std::vector<std::vector<uint8_t>> seeds() {
     specs[2].consoleLogPath = "/var/log/basalt/web01.log";
     specs[2].testExitPort = 0xF4;
     specs[2].testDirtyPort = 0x100;
+
+    // The device model and its IDE disks.
+    specs[3].deviceModel = DeviceModelSpec{};
+    specs[3].deviceModel->vga = VgaKind::Std;
+    specs[3].deviceModel->videoRamMiB = 16;
+    specs[3].deviceModel->serial = SerialKind::File;
+    specs[3].deviceModel->serialPath = "/var/log/basalt/serial.log";
+    specs[3].deviceModel->vnc = "127.0.0.1:0";
+    specs[3].deviceModel->platformDeviceId = 2;
+    specs[3].disks.push_back(
+        {0, "/srv/a.img", DiskFormat::Qcow2, "hda", DiskAccess::ReadWrite, DiskDevType::Disk});
+    specs[3].disks.push_back(
+        {3, "", DiskFormat::Raw, "hdc", DiskAccess::ReadOnly, DiskDevType::Cdrom});
 
     std::vector<std::vector<uint8_t>> out;
     for (const DomainSpec& spec : specs) {

@@ -9,6 +9,9 @@
 
 #include <libfdt.h>
 
+#include <algorithm>
+#include <cctype>
+
 namespace basalt {
 
 BASALT_LOG_CATEGORY(Builder, "builder");
@@ -137,7 +140,181 @@ Status validateTestPorts(const DomainSpec& spec) {
     return {};
 }
 
+Status validateAbsolutePath(const std::string& path, const char* what) {
+    BASALT_TRY(validatePath(path, what));
+    if (path.front() != '/')
+        return invalid(std::string("the ") + what + " path '" + path +
+                       "' is not absolute; QEMU opens it from its own working directory");
+    return {};
+}
+
+// "unix:/abs/path" or "HOST:DISPLAY". QEMU splits -vnc at commas, so none
+// may appear: a comma would let a spec smuggle in VNC options.
+Status validateVnc(const std::string& vnc) {
+    constexpr const char* kUnixPrefix = "unix:";
+    constexpr uint32_t kVncBasePort = 5900;
+    constexpr uint32_t kMaxDisplay = 0xFFFF - kVncBasePort;
+    if (vnc.find(',') != std::string::npos)
+        return invalid("the VNC address '" + vnc + "' contains a comma");
+    if (vnc.rfind(kUnixPrefix, 0) == 0)
+        return validateAbsolutePath(vnc.substr(std::string_view(kUnixPrefix).size()), "VNC socket");
+    const size_t colon = vnc.rfind(':');
+    const std::string host = colon == std::string::npos ? "" : vnc.substr(0, colon);
+    const std::string display = colon == std::string::npos ? "" : vnc.substr(colon + 1);
+    auto hostChar = [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
+               c == '[' || c == ']';
+    };
+    bool ok =
+        !host.empty() && !display.empty() && display.size() <= 5 &&
+        std::all_of(host.begin(), host.end(), hostChar) &&
+        std::all_of(display.begin(), display.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (ok && std::stoul(display) > kMaxDisplay)
+        ok = false;
+    if (!ok)
+        return invalid("the VNC address '" + vnc +
+                       "' is not 'unix:/absolute/path' or 'HOST:DISPLAY' (e.g. 127.0.0.1:0)");
+    return {};
+}
+
+Status validateDeviceModel(const DomainSpec& spec) {
+    const DeviceModelSpec& dm = *spec.deviceModel;
+    if (spec.memoryBytes % boot::kMiB != 0)
+        return invalid("memory size " + sizeString(spec.memoryBytes) +
+                       " is not a whole number of MiB, which QEMU's -m needs");
+    const std::string videoRam = std::to_string(dm.videoRamMiB) + " MiB";
+    switch (dm.vga) {
+    case VgaKind::None:
+        if (dm.videoRamMiB != 0)
+            return invalid("videoram " + videoRam + " is given but vga is 'none'");
+        break;
+    case VgaKind::Cirrus:
+        if (dm.videoRamMiB != kMinCirrusVideoRamMiB && dm.videoRamMiB != kMaxVideoRamMiB)
+            return invalid("videoram " + videoRam + " is not valid for cirrus: it must be " +
+                           std::to_string(kMinCirrusVideoRamMiB) + " or " +
+                           std::to_string(kMaxVideoRamMiB) + " MiB");
+        break;
+    case VgaKind::Std:
+        if (dm.videoRamMiB < kMinStdVgaVideoRamMiB || dm.videoRamMiB > kMaxVideoRamMiB)
+            return invalid("videoram " + videoRam + " is not valid for stdvga: it must be " +
+                           std::to_string(kMinStdVgaVideoRamMiB) + " MiB");
+        break;
+    default:
+        return invalid("the VGA kind is invalid");
+    }
+    switch (dm.serial) {
+    case SerialKind::None:
+    case SerialKind::Pty:
+        if (!dm.serialPath.empty())
+            return invalid("a serial log path is given but the serial port is not 'file:'");
+        break;
+    case SerialKind::File:
+        BASALT_TRY(validateAbsolutePath(dm.serialPath, "serial log"));
+        break;
+    default:
+        return invalid("the serial kind is invalid");
+    }
+    if (dm.vnc)
+        BASALT_TRY(validateVnc(*dm.vnc));
+    if (dm.platformDeviceId != kPlatformDeviceIdXen &&
+        dm.platformDeviceId != kPlatformDeviceIdWindowsUpdate)
+        return invalid("platform device id " + std::to_string(dm.platformDeviceId) +
+                       " is not 1 or 2");
+    return {};
+}
+
+Status validateDisk(const DiskSpec& disk) {
+    const std::string name = "disk@" + std::to_string(disk.index);
+    if (disk.index >= kMaxDiskNodes)
+        return invalid(name + ": at most " + std::to_string(kMaxDiskNodes) + " disks (0-" +
+                       std::to_string(kMaxDiskNodes - 1) + ") are allowed");
+    if (disk.format != DiskFormat::Raw && disk.format != DiskFormat::Qcow2)
+        return invalid(name + ": the disk format is invalid; it must be raw or qcow2");
+    if (disk.devType != DiskDevType::Disk && disk.devType != DiskDevType::Cdrom)
+        return invalid(name + ": the device type is invalid; it must be disk or cdrom");
+    if (disk.access != DiskAccess::ReadWrite && disk.access != DiskAccess::ReadOnly)
+        return invalid(name + ": the access mode is invalid; it must be rw or ro");
+    if (!ideIndexFromVdev(disk.vdev))
+        return invalid(name + ": vdev '" + disk.vdev +
+                       "' is not an IDE device (hda, hdb, hdc or hdd)");
+    if (disk.target.empty()) {
+        if (disk.devType != DiskDevType::Cdrom)
+            return invalid(name + " (" + disk.vdev + ") has no target; only a cdrom may be empty");
+    } else {
+        BASALT_TRY(validateAbsolutePath(disk.target, (name + " target").c_str()));
+    }
+    if (disk.devType == DiskDevType::Cdrom && disk.access != DiskAccess::ReadOnly)
+        return invalid(name + " (" + disk.vdev + ") is a cdrom, which must be read-only (ro)");
+    // QEMU's ide-hd refuses a read-only drive; libxl rejects it the same way.
+    if (disk.devType == DiskDevType::Disk && disk.access != DiskAccess::ReadWrite)
+        return invalid(name + " (" + disk.vdev +
+                       ") is a read-only IDE disk, which QEMU cannot emulate; use a cdrom");
+    return {};
+}
+
+Status validateDisks(const DomainSpec& spec) {
+    if (spec.disks.empty())
+        return {};
+    if (!spec.deviceModel)
+        return invalid("the spec has disks but no device-model node: QEMU's IDE serves them");
+    if (spec.disks.size() > kMaxIdeDisks)
+        return invalid(std::to_string(spec.disks.size()) + " disks given; at most " +
+                       std::to_string(kMaxIdeDisks) + " IDE devices (hda-hdd) are supported");
+    for (size_t i = 0; i < spec.disks.size(); ++i) {
+        BASALT_TRY(validateDisk(spec.disks[i]));
+        for (size_t j = 0; j < i; ++j) {
+            if (spec.disks[j].index >= spec.disks[i].index)
+                return invalid("disk@" + std::to_string(spec.disks[i].index) +
+                               " is duplicated or out of order");
+            if (spec.disks[j].vdev == spec.disks[i].vdev)
+                return invalid("vdev '" + spec.disks[i].vdev + "' is used by disk@" +
+                               std::to_string(spec.disks[j].index) + " and disk@" +
+                               std::to_string(spec.disks[i].index));
+        }
+    }
+    return {};
+}
+
 } // namespace
+
+const char* vgaKindName(VgaKind kind) {
+    switch (kind) {
+    case VgaKind::Cirrus:
+        return "cirrus";
+    case VgaKind::Std:
+        return "stdvga";
+    case VgaKind::None:
+        return "none";
+    }
+    return "invalid";
+}
+
+const char* diskFormatName(DiskFormat format) {
+    switch (format) {
+    case DiskFormat::Raw:
+        return "raw";
+    case DiskFormat::Qcow2:
+        return "qcow2";
+    }
+    return "invalid";
+}
+
+const char* diskDevTypeName(DiskDevType type) {
+    switch (type) {
+    case DiskDevType::Disk:
+        return "disk";
+    case DiskDevType::Cdrom:
+        return "cdrom";
+    }
+    return "invalid";
+}
+
+std::optional<uint32_t> ideIndexFromVdev(const std::string& vdev) {
+    if (vdev.size() != 3 || vdev[0] != 'h' || vdev[1] != 'd' || vdev[2] < 'a' ||
+        vdev[2] >= static_cast<char>('a' + kMaxIdeDisks))
+        return std::nullopt;
+    return static_cast<uint32_t>(vdev[2] - 'a');
+}
 
 Status validateSpec(const DomainSpec& spec) {
     BASALT_TRY(validateName(spec.name));
@@ -147,6 +324,9 @@ Status validateSpec(const DomainSpec& spec) {
     if (spec.consoleLogPath)
         BASALT_TRY(validatePath(*spec.consoleLogPath, "console log"));
     BASALT_TRY(validateTestPorts(spec));
+    if (spec.deviceModel)
+        BASALT_TRY(validateDeviceModel(spec));
+    BASALT_TRY(validateDisks(spec));
     return {};
 }
 

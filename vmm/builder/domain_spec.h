@@ -32,6 +32,32 @@
 //               compatible = "basalt,console";      // required
 //               log-path = "/var/log/basalt/web01.log"; // required, string
 //           };
+//
+//           device-model {                          // optional: QEMU serves the
+//               compatible = "basalt,qemu";         // legacy devices (required)
+//               vga = "stdvga";                     // optional: "cirrus" (default),
+//                                                   // "stdvga" or "none"
+//               videoram = <16>;                    // optional u32 MiB; default and
+//                                                   // minimum as libxl (cirrus 8,
+//                                                   // stdvga 16), at most 16
+//               serial = "pty";                     // optional: "none" (default),
+//                                                   // "pty" or "file:/abs/path"
+//               vnc = "unix:/run/basalt/web01.vnc"; // optional: "unix:/abs/path" or
+//                                                   // "HOST:DISPLAY" (e.g. 127.0.0.1:0)
+//               platform-device-id = <1>;           // optional u32: 1 (default) or 2
+//               usb-tablet = <1>;                   // optional u32: 1 (default) or 0
+//           };
+//
+//           disk@0 {                                // optional, 0 to 15; IDE only
+//               compatible = "basalt,vbd";          // for now, so at most 4 of them
+//               target = "/srv/web01.img";          // string; optional only for an
+//                                                   // empty cdrom
+//               format = "raw";                     // required: "raw" or "qcow2"
+//               vdev = "hda";                       // required: "hda".."hdd", unique
+//               access = "rw";                      // required: "rw" or "ro"
+//               devtype = "disk";                   // required: "disk" or "cdrom";
+//                                                   // a cdrom is "ro", a disk "rw"
+//           };
 //       };
 //
 //       test {                                      // optional, test guests only
@@ -51,11 +77,13 @@
 //   either adds them to v1 (readers older than that reject such blobs, which is
 //   the point) or bumps the root compatible.
 // - No duplicate nodes or properties, no memory reservations, depth at most 4.
+// - disk@N: N is decimal without leading zeros, below kMaxDiskNodes; disks
+//   need a device-model node (QEMU's IDE serves them).
 //
 // Room reserved for later issues (children of /domain, not accepted yet):
 //   firmware { compatible = "basalt,hvmloader"; path; bios = "seabios"|"ovmf"; ... };
 //   platform { <key> = "<value>"; ... };         // xe platform:... keys
-//   disk@N   { compatible = "basalt,vbd"; backend-type; target; vdev; mode; ... };
+//   disk@N   backend-type (PV backends), more vdev kinds (xvd*, sd*)
 //   vif@N    { compatible = "basalt,vif"; mac; bridge; ... };
 // A domain booted from firmware will carry `firmware` instead of `kernel`.
 
@@ -106,6 +134,56 @@ struct KernelSpec {
     bool operator==(const KernelSpec&) const = default;
 };
 
+// The legacy devices QEMU emulates (devmodel/launcher/ turns them into its
+// command line, as libxl's libxl__build_device_model_args_new does).
+enum class VgaKind : uint8_t { Cirrus, Std, None };
+enum class SerialKind : uint8_t { None, Pty, File };
+enum class DiskFormat : uint8_t { Raw, Qcow2 };
+enum class DiskAccess : uint8_t { ReadWrite, ReadOnly };
+enum class DiskDevType : uint8_t { Disk, Cdrom };
+
+// Video RAM bounds in MiB: libxl's qemu-xen minimums, and QEMU's cirrus-vga
+// accepts only 4, 8 or 16.
+constexpr uint32_t kMinCirrusVideoRamMiB = 8;
+constexpr uint32_t kMinStdVgaVideoRamMiB = 16;
+constexpr uint32_t kMaxVideoRamMiB = 16;
+// The PCI device IDs Xen platform drivers bind to (XenServer's device_id).
+constexpr uint32_t kPlatformDeviceIdXen = 1;
+constexpr uint32_t kPlatformDeviceIdWindowsUpdate = 2;
+// QEMU's piix3-ide has two channels of two units.
+constexpr size_t kMaxIdeDisks = 4;
+constexpr uint32_t kMaxDiskNodes = 16;
+
+struct DeviceModelSpec {
+    VgaKind vga = VgaKind::Cirrus;
+    uint32_t videoRamMiB = kMinCirrusVideoRamMiB;
+    SerialKind serial = SerialKind::None;
+    std::string serialPath;         // SerialKind::File only
+    std::optional<std::string> vnc; // "unix:/path" or "HOST:DISPLAY"
+    uint32_t platformDeviceId = kPlatformDeviceIdXen;
+    bool usbTablet = true;
+
+    bool operator==(const DeviceModelSpec&) const = default;
+};
+
+struct DiskSpec {
+    uint32_t index = 0; // N of disk@N
+    std::string target; // empty: an empty cdrom drive
+    DiskFormat format = DiskFormat::Raw;
+    std::string vdev; // "hda".."hdd"
+    DiskAccess access = DiskAccess::ReadWrite;
+    DiskDevType devType = DiskDevType::Disk;
+
+    bool operator==(const DiskSpec&) const = default;
+};
+
+// Names used in the binding and in messages.
+const char* vgaKindName(VgaKind kind);
+const char* diskFormatName(DiskFormat format);
+const char* diskDevTypeName(DiskDevType type);
+// "hda" -> 0 ... "hdd" -> 3; nullopt for anything else.
+std::optional<uint32_t> ideIndexFromVdev(const std::string& vdev);
+
 struct DomainSpec {
     std::string name;
     uint64_t memoryBytes = 0;
@@ -115,6 +193,8 @@ struct DomainSpec {
     std::optional<std::string> consoleLogPath;
     std::optional<uint16_t> testExitPort;
     std::optional<uint16_t> testDirtyPort;
+    std::optional<DeviceModelSpec> deviceModel;
+    std::vector<DiskSpec> disks; // ascending index
 
     bool operator==(const DomainSpec&) const = default;
 };

@@ -10,11 +10,15 @@ constexpr const char* kDomainCompatible = "basalt,domain";
 constexpr const char* kKernelCompatible = "basalt,kernel";
 constexpr const char* kConsoleCompatible = "basalt,console";
 constexpr const char* kTestCompatible = "basalt,test";
+constexpr const char* kDeviceModelCompatible = "basalt,qemu";
+constexpr const char* kDiskCompatible = "basalt,vbd";
 
 constexpr const char* kDomainNode = "domain";
 constexpr const char* kKernelNode = "kernel";
 constexpr const char* kConsoleNode = "console";
 constexpr const char* kTestNode = "test";
+constexpr const char* kDeviceModelNode = "device-model";
+constexpr const char* kDiskNodePrefix = "disk@"; // disk@N
 
 constexpr const char* kCompatibleProp = "compatible";
 constexpr const char* kNameProp = "name";
@@ -28,6 +32,24 @@ constexpr const char* kBootProtocolProp = "boot-protocol";
 constexpr const char* kLogPathProp = "log-path";
 constexpr const char* kExitPortProp = "exit-port";
 constexpr const char* kDirtyPortProp = "dirty-port";
+constexpr const char* kVgaProp = "vga";
+constexpr const char* kVideoRamProp = "videoram";
+constexpr const char* kSerialProp = "serial";
+constexpr const char* kVncProp = "vnc";
+constexpr const char* kPlatformDeviceIdProp = "platform-device-id";
+constexpr const char* kUsbTabletProp = "usb-tablet";
+constexpr const char* kTargetProp = "target";
+constexpr const char* kFormatProp = "format";
+constexpr const char* kVdevProp = "vdev";
+constexpr const char* kAccessProp = "access";
+constexpr const char* kDevTypeProp = "devtype";
+
+// String values of the device-model and disk properties.
+constexpr const char* kSerialNone = "none";
+constexpr const char* kSerialPty = "pty";
+constexpr const char* kSerialFilePrefix = "file:";
+constexpr const char* kAccessReadWrite = "rw";
+constexpr const char* kAccessReadOnly = "ro";
 
 // Root is depth 0; /domain/kernel is depth 2. Allow one level of headroom for
 // the reserved nodes, nothing deeper.

@@ -13,9 +13,11 @@
 
 #include <libfdt.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <initializer_list>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -278,6 +280,199 @@ Result<std::string> readConsoleLogPath(const void* fdt, int node, const std::str
     return props->string(spec::kLogPathProp);
 }
 
+// disk@N: N decimal, no leading zeros, below kMaxDiskNodes.
+std::optional<uint32_t> diskIndexFromName(std::string_view name) {
+    const std::string_view prefix(spec::kDiskNodePrefix);
+    if (name.substr(0, prefix.size()) != prefix)
+        return std::nullopt;
+    const std::string_view digits = name.substr(prefix.size());
+    if (digits.empty() || digits.size() > 2 || (digits.size() > 1 && digits[0] == '0'))
+        return std::nullopt;
+    uint32_t value = 0;
+    for (char c : digits) {
+        if (c < '0' || c > '9')
+            return std::nullopt;
+        value = value * 10 + static_cast<uint32_t>(c - '0');
+    }
+    if (value >= kMaxDiskNodes)
+        return std::nullopt;
+    return value;
+}
+
+struct DomainChildren {
+    std::array<int, 3> fixed;                    // kernel, console, device-model; -1 where absent
+    std::vector<std::pair<uint32_t, int>> disks; // (N, offset), ascending N
+};
+
+// The children of /domain: the fixed nodes once each, plus disk@N nodes.
+Result<DomainChildren> readDomainChildren(const void* fdt, int node, const std::string& path) {
+    using namespace spec;
+    const std::array<const char*, 3> fixedNames = {kKernelNode, kConsoleNode, kDeviceModelNode};
+    DomainChildren out;
+    out.fixed.fill(-1);
+    int child = fdt_first_subnode(fdt, node);
+    for (; child >= 0; child = fdt_next_subnode(fdt, child)) {
+        int len = 0;
+        const char* name = fdt_get_name(fdt, child, &len);
+        if (!name || len < 0)
+            return fdtError("cannot read a node name under " + path,
+                            name ? -FDT_ERR_BADSTRUCTURE : len);
+        std::string_view nameView(name, static_cast<size_t>(len));
+        if (auto index = diskIndexFromName(nameView)) {
+            for (const auto& [seen, offset] : out.disks)
+                if (seen == *index)
+                    return specError("duplicate node " + childPath(path, name));
+            out.disks.emplace_back(*index, child);
+            continue;
+        }
+        if (nameView.substr(0, std::string_view(kDiskNodePrefix).size()) == kDiskNodePrefix)
+            return specError("bad disk node " + quoted(nameView) + " under " + path +
+                             ": it must be disk@N with N from 0 to " +
+                             std::to_string(kMaxDiskNodes - 1) + ", no leading zeros");
+        size_t i = 0;
+        while (i < fixedNames.size() && nameView != fixedNames[i])
+            ++i;
+        if (i == fixedNames.size())
+            return specError("unknown node " + quoted(nameView) + " under " + path);
+        if (out.fixed[i] >= 0)
+            return specError("duplicate node " + childPath(path, fixedNames[i]));
+        out.fixed[i] = child;
+    }
+    if (child != -FDT_ERR_NOTFOUND)
+        return fdtError("cannot list the nodes under " + path, child);
+    std::sort(out.disks.begin(), out.disks.end());
+    return out;
+}
+
+// One string property that must be one of `choices`; returns its index.
+Result<size_t> readChoice(const NodeProperties& props, const char* name, const std::string& path,
+                          std::initializer_list<const char*> choices) {
+    auto value = props.string(name);
+    if (!value)
+        return value.error();
+    size_t i = 0;
+    std::string allowed;
+    for (const char* choice : choices) {
+        if (*value == choice)
+            return i;
+        allowed += (i ? ", '" : "'") + std::string(choice) + "'";
+        ++i;
+    }
+    return specError("property '" + std::string(name) + "' in " + path + " is " + quoted(*value) +
+                     "; it must be one of " + allowed);
+}
+
+Result<DeviceModelSpec> readDeviceModel(const void* fdt, int node, const std::string& path) {
+    using namespace spec;
+    auto props = NodeProperties::read(fdt, node, path,
+                                      {kCompatibleProp, kVgaProp, kVideoRamProp, kSerialProp,
+                                       kVncProp, kPlatformDeviceIdProp, kUsbTabletProp});
+    if (!props)
+        return props.error();
+    BASALT_TRY(props->expectCompatible(kDeviceModelCompatible));
+    BASALT_TRY(expectNoChildren(fdt, node, path));
+
+    DeviceModelSpec dm;
+    if (props->has(kVgaProp)) {
+        constexpr std::array kinds = {VgaKind::Cirrus, VgaKind::Std, VgaKind::None};
+        auto choice =
+            readChoice(*props, kVgaProp, path,
+                       {vgaKindName(kinds[0]), vgaKindName(kinds[1]), vgaKindName(kinds[2])});
+        if (!choice)
+            return choice.error();
+        dm.vga = kinds[*choice];
+    }
+    // libxl's defaults: the minimum for the adapter, none without one.
+    dm.videoRamMiB = dm.vga == VgaKind::Std    ? kMinStdVgaVideoRamMiB
+                     : dm.vga == VgaKind::None ? 0
+                                               : kMinCirrusVideoRamMiB;
+    if (props->has(kVideoRamProp)) {
+        auto mib = props->u32(kVideoRamProp);
+        if (!mib)
+            return mib.error();
+        dm.videoRamMiB = *mib;
+    }
+    if (props->has(kSerialProp)) {
+        auto serial = props->string(kSerialProp);
+        if (!serial)
+            return serial.error();
+        const std::string_view filePrefix(kSerialFilePrefix);
+        if (*serial == kSerialNone) {
+            dm.serial = SerialKind::None;
+        } else if (*serial == kSerialPty) {
+            dm.serial = SerialKind::Pty;
+        } else if (serial->rfind(kSerialFilePrefix, 0) == 0) {
+            dm.serial = SerialKind::File;
+            dm.serialPath = serial->substr(filePrefix.size());
+        } else {
+            return specError("property 'serial' in " + path + " is " + quoted(*serial) +
+                             "; it must be 'none', 'pty' or 'file:/absolute/path'");
+        }
+    }
+    if (props->has(kVncProp)) {
+        auto vnc = props->string(kVncProp);
+        if (!vnc)
+            return vnc.error();
+        dm.vnc = std::move(*vnc);
+    }
+    if (props->has(kPlatformDeviceIdProp)) {
+        auto id = props->u32(kPlatformDeviceIdProp);
+        if (!id)
+            return id.error();
+        dm.platformDeviceId = *id;
+    }
+    if (props->has(kUsbTabletProp)) {
+        auto tablet = props->u32(kUsbTabletProp);
+        if (!tablet)
+            return tablet.error();
+        if (*tablet > 1)
+            return specError("property 'usb-tablet' in " + path + " is " + std::to_string(*tablet) +
+                             "; it must be 0 or 1");
+        dm.usbTablet = *tablet == 1;
+    }
+    return dm;
+}
+
+Result<DiskSpec> readDisk(const void* fdt, int node, const std::string& path, uint32_t index) {
+    using namespace spec;
+    auto props = NodeProperties::read(
+        fdt, node, path,
+        {kCompatibleProp, kTargetProp, kFormatProp, kVdevProp, kAccessProp, kDevTypeProp});
+    if (!props)
+        return props.error();
+    BASALT_TRY(props->expectCompatible(kDiskCompatible));
+    BASALT_TRY(expectNoChildren(fdt, node, path));
+
+    DiskSpec disk;
+    disk.index = index;
+    if (props->has(kTargetProp)) {
+        auto target = props->string(kTargetProp);
+        if (!target)
+            return target.error();
+        disk.target = std::move(*target);
+    }
+    auto format = readChoice(*props, kFormatProp, path,
+                             {diskFormatName(DiskFormat::Raw), diskFormatName(DiskFormat::Qcow2)});
+    if (!format)
+        return format.error();
+    disk.format = *format == 0 ? DiskFormat::Raw : DiskFormat::Qcow2;
+    auto vdev = props->string(kVdevProp);
+    if (!vdev)
+        return vdev.error();
+    disk.vdev = std::move(*vdev);
+    auto access = readChoice(*props, kAccessProp, path, {kAccessReadWrite, kAccessReadOnly});
+    if (!access)
+        return access.error();
+    disk.access = *access == 0 ? DiskAccess::ReadWrite : DiskAccess::ReadOnly;
+    auto devType =
+        readChoice(*props, kDevTypeProp, path,
+                   {diskDevTypeName(DiskDevType::Disk), diskDevTypeName(DiskDevType::Cdrom)});
+    if (!devType)
+        return devType.error();
+    disk.devType = *devType == 0 ? DiskDevType::Disk : DiskDevType::Cdrom;
+    return disk;
+}
+
 Status readDomain(const void* fdt, int node, const std::string& path, DomainSpec& out) {
     using namespace spec;
     auto props = NodeProperties::read(
@@ -305,10 +500,10 @@ Status readDomain(const void* fdt, int node, const std::string& path, DomainSpec
         out.mmioHoleStart = *hole;
     }
 
-    auto children = readChildren<2>(fdt, node, path, {kKernelNode, kConsoleNode});
+    auto children = readDomainChildren(fdt, node, path);
     if (!children)
         return children.error();
-    const auto [kernelNode, consoleNode] = *children;
+    const auto [kernelNode, consoleNode, deviceModelNode] = children->fixed;
     const std::string kernelPath = childPath(path, kKernelNode);
     if (kernelNode < 0)
         return specError(path + " is missing required node '" + kKernelNode + "'");
@@ -321,6 +516,20 @@ Status readDomain(const void* fdt, int node, const std::string& path, DomainSpec
         if (!logPath)
             return logPath.error();
         out.consoleLogPath = std::move(*logPath);
+    }
+    if (deviceModelNode >= 0) {
+        auto dm = readDeviceModel(fdt, deviceModelNode, childPath(path, kDeviceModelNode));
+        if (!dm)
+            return dm.error();
+        out.deviceModel = std::move(*dm);
+    }
+    for (const auto& [index, diskNode] : children->disks) {
+        const std::string diskPath =
+            childPath(path, (std::string(kDiskNodePrefix) + std::to_string(index)).c_str());
+        auto disk = readDisk(fdt, diskNode, diskPath, index);
+        if (!disk)
+            return disk.error();
+        out.disks.push_back(std::move(*disk));
     }
     return {};
 }

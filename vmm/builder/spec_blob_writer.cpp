@@ -68,6 +68,42 @@ void writeSpec(FdtWriter& w, const DomainSpec& spec) {
         w.string(spec::kLogPathProp, *spec.consoleLogPath);
         w.endNode();
     }
+    if (spec.deviceModel) {
+        const DeviceModelSpec& dm = *spec.deviceModel;
+        w.beginNode(spec::kDeviceModelNode);
+        w.string(spec::kCompatibleProp, spec::kDeviceModelCompatible);
+        w.string(spec::kVgaProp, vgaKindName(dm.vga));
+        w.u32(spec::kVideoRamProp, dm.videoRamMiB);
+        switch (dm.serial) {
+        case SerialKind::None:
+            w.string(spec::kSerialProp, spec::kSerialNone);
+            break;
+        case SerialKind::Pty:
+            w.string(spec::kSerialProp, spec::kSerialPty);
+            break;
+        case SerialKind::File:
+            w.string(spec::kSerialProp, spec::kSerialFilePrefix + dm.serialPath);
+            break;
+        }
+        if (dm.vnc)
+            w.string(spec::kVncProp, *dm.vnc);
+        w.u32(spec::kPlatformDeviceIdProp, dm.platformDeviceId);
+        w.u32(spec::kUsbTabletProp, dm.usbTablet ? 1 : 0);
+        w.endNode();
+    }
+    for (const DiskSpec& disk : spec.disks) {
+        const std::string name = spec::kDiskNodePrefix + std::to_string(disk.index);
+        w.beginNode(name.c_str());
+        w.string(spec::kCompatibleProp, spec::kDiskCompatible);
+        if (!disk.target.empty())
+            w.string(spec::kTargetProp, disk.target);
+        w.string(spec::kFormatProp, diskFormatName(disk.format));
+        w.string(spec::kVdevProp, disk.vdev);
+        w.string(spec::kAccessProp, disk.access == DiskAccess::ReadOnly ? spec::kAccessReadOnly
+                                                                        : spec::kAccessReadWrite);
+        w.string(spec::kDevTypeProp, diskDevTypeName(disk.devType));
+        w.endNode();
+    }
     w.endNode(); // domain
 
     if (spec.testExitPort || spec.testDirtyPort) {

@@ -242,8 +242,8 @@ TEST_CASE("spec blobs that break the binding", "[domain_spec]") {
         CHECK(treeError(tree) == "unknown property 'vpl011' in /domain");
     }
     SECTION("unknown node") {
-        domain.child("disk@0").set("compatible", str("basalt,vbd"));
-        CHECK(treeError(tree) == "unknown node 'disk@0' under /domain");
+        domain.child("vif@0").set("compatible", str("basalt,vif"));
+        CHECK(treeError(tree) == "unknown node 'vif@0' under /domain");
     }
     SECTION("child under the kernel node") {
         kernel.child("initrd");
