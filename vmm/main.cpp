@@ -1,6 +1,8 @@
 // basalt-vmm: the per-guest core process.
 
 #include "base/log.h"
+#include "devmodel/host/dm_host.h"
+#include "devmodel/launcher/launcher.h"
 #include "vmm/control_socket.h"
 #include "vmm/domain.h"
 #include "vmm/exit_status.h"
@@ -8,6 +10,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -46,6 +49,52 @@ Status writeFile(const std::string& path, const std::vector<uint8_t>& bytes) {
     return {};
 }
 
+devmodel::LauncherConfig launcherConfig(const VmmOptions& options) {
+    devmodel::LauncherConfig config;
+    config.domid = options.domid;
+    config.xenstorePath = options.xenstorePath;
+    config.libraryDir =
+        options.dmLibraryDir.empty() ? devmodel::defaultLibraryDir() : options.dmLibraryDir;
+    config.sandboxLibrary = devmodel::defaultSandboxLibrary();
+    if (!options.dmRunDir.empty())
+        config.runDir = options.dmRunDir;
+    // Installs with their own account name, and tests of a missing one.
+    if (const char* user = std::getenv("BASALT_DM_USER"); user && *user)
+        config.user = user;
+    return config;
+}
+
+// QEMU serves the legacy devices: the host end of its wire, then QEMU itself,
+// up to its "running" handshake. If QEMU dies later, the host crashes the
+// domain; it is never restarted.
+struct DeviceModel {
+    std::unique_ptr<devmodel::Host> host;
+    std::unique_ptr<devmodel::DeviceModelProcess> qemu;
+
+    Status start(Domain& domain, const VmmOptions& options) {
+        auto started = devmodel::Host::start(domain);
+        if (!started.ok())
+            return started.error();
+        host = std::move(*started);
+        devmodel::Host* h = host.get();
+        auto process = devmodel::DeviceModelProcess::start(
+            options.spec, launcherConfig(options), host->peerFd(),
+            [h](const std::string& reason) { h->deviceModelDied(reason); });
+        host->closePeerFd();
+        if (!process.ok())
+            return process.error();
+        qemu = std::move(*process);
+        return {};
+    }
+
+    void stop() {
+        if (qemu)
+            qemu->stop();
+        if (host)
+            host->stop();
+    }
+};
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -68,9 +117,23 @@ int main(int argc, char** argv) {
     // A closed stdout must not kill the VMM in the middle of guest output.
     std::signal(SIGPIPE, SIG_IGN);
 
+    // Host checks first (disk images, QEMU, its user): nothing is built if they fail.
+    if (options->spec.deviceModel)
+        if (auto s =
+                devmodel::DeviceModelProcess::preflight(options->spec, launcherConfig(*options));
+            !s.ok())
+            return fail(s.error().message);
+
     auto domain = Domain::create(options->spec, options->domid);
     if (!domain.ok())
         return fail(domain.error().message);
+
+    DeviceModel deviceModel;
+    if (options->spec.deviceModel)
+        if (auto s = deviceModel.start(**domain, *options); !s.ok()) {
+            deviceModel.stop();
+            return fail("cannot start the device model: " + s.error().message);
+        }
 
     DomainControl control(**domain);
     std::unique_ptr<ControlSocket> socket;
@@ -81,6 +144,7 @@ int main(int argc, char** argv) {
         socket = std::move(*listening);
     }
     int status = (*domain)->run();
+    deviceModel.stop();
     socket.reset();
     return status;
 }

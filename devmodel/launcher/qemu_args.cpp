@@ -120,10 +120,8 @@ std::vector<std::string> buildQemuArgs(const DomainSpec& spec, const QemuArgsCon
     if (dm.platformDeviceId == kPlatformDeviceIdWindowsUpdate)
         add(args, {"-device", kPlatformDevice2});
 
-    // seccomp: no exec, no setuid, no obsolete syscalls, no scheduler or
-    // resource changes. QEMU applies it before running the guest.
-    add(args, {"-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
-                           "resourcecontrol=deny"});
+    // No -sandbox: Debian's qemu-system-xen is built without seccomp. The
+    // launcher preloads the same policy instead (sandbox_policy.h).
     return args;
 }
 
