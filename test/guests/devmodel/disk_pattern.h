@@ -9,4 +9,4 @@
 #define DISK_SECTOR_BYTES 512
 #define DISK_TAG "BSLT"
 #define DISK_TAG_BYTES 8
-#define DISK_PATTERN(s, i) ((u8)((s) * 7u + (i) * 13u + 0x5Au))
+#define DISK_PATTERN(s, i) ((u8)((s)*7u + (i)*13u + 0x5Au))

@@ -121,8 +121,8 @@ void guest_main(u32 nr_vcpus) {
     (void)nr_vcpus;
     set_mode3();
     load_font();
-    set_dac(0, 0);          /* black */
-    set_dac(7, DAC_MAX);    /* white */
+    set_dac(0, 0);       /* black */
+    set_dac(7, DAC_MAX); /* white */
     volatile u16* text = (volatile u16*)TEXT_BUFFER;
     for (u32 i = 0; i < TEXT_COLUMNS * TEXT_ROWS; i++)
         text[i] = ATTRIBUTE_BLACK_ON_WHITE << 8 | ' ';
