@@ -14,6 +14,7 @@
 #include "vmm/kvm/hypervisor.h"
 #include "vmm/kvm/vcpu.h"
 #include "vmm/kvm/vm.h"
+#include "vmm/kvm/xen_hvm.h"
 #include "vmm/xen/debug_keys.h"
 #include "vmm/xen/xen_platform.h"
 
@@ -128,6 +129,7 @@ Status Domain::build() {
         return console.error();
     console_ = std::move(*console);
 
+    setUpKernelXen();
     contextPolicy_ = xen::hvmContextPolicy(makeGuestCpuid(*supported, *vendor_, 0, spec_.vcpus));
     setUpXenPlatform();
     for (uint32_t i = 0; i < spec_.vcpus; ++i) {
@@ -209,6 +211,7 @@ void Domain::setUpXenPlatform() {
         setVcpuOnline(vcpu, online);
     };
     config.contextPolicy = contextPolicy_;
+    config.hypercallStub = hypercallStub_;
     xen_ = std::make_unique<xen::XenPlatform>(config, *physMap_, *memory_, *console_, onShutdown);
     msrs_->onWrite(xen::kHypercallPageMsr, [this](uint32_t vcpu, uint32_t, uint64_t value) {
         return xen_->writeHypercallPageMsr(vcpu, value);
@@ -216,6 +219,24 @@ void Domain::setUpXenPlatform() {
     // Xen reads the hypercall-page MSR as 0 rather than faulting.
     msrs_->onRead(xen::kHypercallPageMsr,
                   [](uint32_t, uint32_t) -> std::optional<uint64_t> { return 0; });
+}
+
+void Domain::setUpKernelXen() {
+    uint32_t caps = kvm::xenHvmCapabilities(*hypervisor_);
+    // The core does not (yet) register shared_info/vcpu_info with the kernel,
+    // so the kernel cannot inject the vector callback: it stays unadvertised.
+    kvm::XenHvmPlan plan = kvm::planXenHvm(caps, /*coreRegistersSharedInfo=*/false);
+    LOG(DomainLog, Debug, "KVM_CAP_XEN_HVM: %#x; kernel hypercalls %s", caps,
+        plan.kernelHypercalls ? "on" : "off (port-I/O stubs)");
+    if (!plan.kernelHypercalls)
+        return;
+    if (auto s = kvm::configureXenHvm(*vm_, plan, xen::kHypercallPageMsr); !s.ok()) {
+        LOG(DomainLog, Warn, "kernel Xen hypercalls unavailable, using port-I/O stubs: %s",
+            s.error().message.c_str());
+        return;
+    }
+    hypercallStub_ = vendor_->vendor() == CpuVendor::Amd ? xen::HypercallStub::Vmmcall
+                                                         : xen::HypercallStub::Vmcall;
 }
 
 void Domain::loadVcpuContext(uint32_t vcpu, const xen::VcpuContext& context) {

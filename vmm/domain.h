@@ -10,6 +10,7 @@
 #include "vmm/options.h"
 #include "vmm/vcpu_thread.h"
 #include "vmm/vendor_policy.h"
+#include "vmm/xen/hypercall.h"
 #include "vmm/xen/vcpu_context.h"
 
 #include <condition_variable>
@@ -84,6 +85,7 @@ private:
     Status loadKernel(const KernelImage& image);
     Status addCoreDevices();
     void setUpXenPlatform();
+    void setUpKernelXen(); // KVM_CAP_XEN_HVM where the host has it
     void tellXenAboutTsc(kvm::Vcpu& bsp);
     void crash(kvm::Vcpu& vcpu, const std::string& why);
     // VCPUOP_initialise/up/down (XenPlatformConfig::vcpuControl).
@@ -101,6 +103,7 @@ private:
     std::unique_ptr<Console> console_;
     std::unique_ptr<xen::XenPlatform> xen_;
     xen::HvmContextPolicy contextPolicy_; // from the guest CPUID, before xen_
+    xen::HypercallStub hypercallStub_ = xen::HypercallStub::PortIo; // KVM_CAP_XEN_HVM or not
     IoBus bus_;
     std::vector<std::unique_ptr<kvm::Vcpu>> vcpus_;
     std::vector<std::unique_ptr<VcpuThread>> threads_;

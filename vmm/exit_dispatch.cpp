@@ -91,6 +91,10 @@ bool Domain::handleExit(kvm::Vcpu& vcpu, kvm::VcpuExit& exit) {
                 crash(vcpu, why);
                 return false;
             },
+            [&](kvm::XenHypercallExit& hcall) {
+                xen_->hypercall(vcpu, hcall); // KVM_CAP_XEN_HVM hosts only
+                return true;
+            },
             [&](kvm::UnknownExit& unknown) {
                 crash(vcpu, "unexpected KVM exit reason " + std::to_string(unknown.reason));
                 return false;

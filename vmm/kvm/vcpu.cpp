@@ -2,6 +2,7 @@
 
 #include "base/log.h"
 #include "vmm/kvm/cpuid_convert.h"
+#include "vmm/kvm/xen_hvm.h"
 
 #include <atomic>
 #include <cerrno>
@@ -126,6 +127,10 @@ VcpuExit Vcpu::run() {
             e.hardwareExitReason = e.data[0];
         return e;
     }
+    case KVM_EXIT_XEN:
+        if (auto xen = decodeXenExit({base, runRegion_.size()}))
+            return *xen;
+        return UnknownExit{run_->exit_reason};
     default:
         return UnknownExit{run_->exit_reason};
     }

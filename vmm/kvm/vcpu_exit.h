@@ -2,6 +2,7 @@
 // Why KVM_RUN returned, decoded into a small variant. The data pointers refer
 // to the vCPU's kvm_run page and are valid until the next run().
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -56,12 +57,25 @@ struct InternalErrorExit {
     std::optional<uint64_t> hardwareExitReason;
 };
 
+// A hypercall the kernel intercepted (KVM_EXIT_XEN, KVM_EXIT_XEN_HCALL;
+// only with KVM_CAP_XEN_HVM, xen_hvm.h). params are already in the guest
+// mode's argument order (64-bit: rdi, rsi, rdx, r10, r8, r9; 32-bit: ebx,
+// ecx, edx, esi, edi, ebp).
+struct XenHypercallExit {
+    bool longMode = false;
+    uint8_t cpl = 0;
+    uint64_t input = 0; // the hypercall number (rax/eax)
+    std::array<uint64_t, 6> params{};
+    uint64_t* result = nullptr; // in the kvm_run page; KVM loads it into rax
+};
+
 struct UnknownExit {
     uint32_t reason = 0; // raw KVM_EXIT_* value
 };
 
-using VcpuExit = std::variant<IoExit, MmioExit, MsrExit, HaltExit, ShutdownExit, InterruptedExit,
-                              SystemEventExit, FailEntryExit, InternalErrorExit, UnknownExit>;
+using VcpuExit =
+    std::variant<IoExit, MmioExit, MsrExit, HaltExit, ShutdownExit, InterruptedExit,
+                 SystemEventExit, FailEntryExit, InternalErrorExit, XenHypercallExit, UnknownExit>;
 
 // A readable name for an internal-error suberror ("emulation failure", ...).
 const char* internalErrorName(uint32_t suberror);

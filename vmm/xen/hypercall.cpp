@@ -4,6 +4,7 @@
 #include "npt/guest_memory.h"
 
 #include <algorithm>
+#include <array>
 #include <cinttypes>
 #include <mutex>
 #include <set>
@@ -21,6 +22,8 @@ constexpr uint8_t kMovEaxImm32 = 0xB8;
 constexpr uint8_t kOutImm8Eax = 0xE7;
 constexpr uint8_t kRet = 0xC3;
 constexpr uint8_t kInt3 = 0xCC;
+constexpr std::array<uint8_t, 3> kVmcall = {0x0F, 0x01, 0xC1}; // Intel
+constexpr uint8_t kVmmcallModRm = 0xD9;                        // AMD: 0F 01 D9
 constexpr size_t kMaxReportedUnknown = 256; // bounds the memory a guest can make us use
 
 // Copies [gva, gva+len) page by page; `fn(gpa, offset, chunk)` moves one chunk.
@@ -75,7 +78,7 @@ void reportUnknownOnce(std::string_view family, uint32_t number, uint64_t subop)
         static_cast<int>(family.size()), family.data(), number, subop);
 }
 
-void fillHypercallPage(std::span<uint8_t, 4096> page) {
+void fillHypercallPage(std::span<uint8_t, 4096> page, HypercallStub kind) {
     std::fill(page.begin(), page.end(), kInt3);
     for (uint32_t nr = 0; nr < kMaxHypercalls; ++nr) {
         uint8_t* stub = page.data() + nr * kHypercallStubBytes;
@@ -84,9 +87,20 @@ void fillHypercallPage(std::span<uint8_t, 4096> page) {
         stub[2] = static_cast<uint8_t>(nr >> 8);
         stub[3] = 0;
         stub[4] = 0;
-        stub[5] = kOutImm8Eax;
-        stub[6] = kHypercallPort;
-        stub[7] = kRet;
+        switch (kind) {
+        case HypercallStub::PortIo:
+            stub[5] = kOutImm8Eax;
+            stub[6] = kHypercallPort;
+            stub[7] = kRet;
+            break;
+        case HypercallStub::Vmcall:
+        case HypercallStub::Vmmcall:
+            std::copy(kVmcall.begin(), kVmcall.end(), stub + 5);
+            if (kind == HypercallStub::Vmmcall)
+                stub[7] = kVmmcallModRm;
+            stub[8] = kRet;
+            break;
+        }
     }
 }
 

@@ -94,7 +94,11 @@ const HypercallEntry* findHypercall(uint32_t number);
 // once per (family, number, subop), so a guest cannot flood the log.
 void reportUnknownOnce(std::string_view family, uint32_t number, uint64_t subop);
 
+// How a hypercall-page stub enters the core: `out 0xE4` (no KVM_CAP_XEN_HVM),
+// or the vendor's hypercall instruction the kernel intercepts (xen_hvm.h).
+enum class HypercallStub { PortIo, Vmcall, Vmmcall };
+
 // Writes the stubs into a 4 KiB page image.
-void fillHypercallPage(std::span<uint8_t, 4096> page);
+void fillHypercallPage(std::span<uint8_t, 4096> page, HypercallStub kind = HypercallStub::PortIo);
 
 } // namespace basalt::xen

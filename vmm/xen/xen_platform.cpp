@@ -80,7 +80,7 @@ bool XenPlatform::writeHypercallPageMsr(uint32_t vcpu, uint64_t value) {
         return false; // Xen: only page 0 exists -> #GP
     }
     std::array<uint8_t, 4096> page{};
-    fillHypercallPage(page);
+    fillHypercallPage(page, config_.hypercallStub);
     if (auto s = memory_.write(value, page); !s.ok()) {
         LOG_RATELIMITED(Xen, Info, "vCPU %u: hypercall page: %s", vcpu, s.error().message.c_str());
         return false;

@@ -6,6 +6,7 @@
 #include "base/cpuid.h"
 #include "base/result.h"
 #include "vmm/xen/hvm_params.h"
+#include "vmm/xen/hypercall.h"
 #include "vmm/xen/vcpu_context.h"
 
 #include <atomic>
@@ -18,7 +19,8 @@ namespace basalt {
 class Console;
 namespace kvm {
 class Vcpu;
-}
+struct XenHypercallExit;
+} // namespace kvm
 namespace npt {
 class GuestMemory;
 class PhysMap;
@@ -54,6 +56,9 @@ struct XenPlatformConfig {
     } vcpuControl;
     // Which CR4/EFER bits a VCPUOP_initialise context may set.
     HvmContextPolicy contextPolicy;
+    // The hypercall page's stubs: vmcall/vmmcall only where the kernel
+    // intercepts them (KVM_CAP_XEN_HVM, vmm/kvm/xen_hvm.h).
+    HypercallStub hypercallStub = HypercallStub::PortIo;
 };
 
 class XenPlatform {
@@ -78,6 +83,9 @@ public:
 
     // Runs the hypercall whose stub trapped on `vcpu` and writes rax.
     void hypercall(kvm::Vcpu& vcpu);
+    // Runs a hypercall the kernel intercepted (KVM_EXIT_XEN) and sets its
+    // result, which KVM loads into rax (kernel_hypercall.cpp).
+    void hypercall(kvm::Vcpu& vcpu, kvm::XenHypercallExit& exit);
 
     // The part of hypercall() that needs no vCPU: the guest's registers in,
     // the value for rax out. The fuzz target drives this directly.
