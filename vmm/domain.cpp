@@ -11,11 +11,13 @@
 #include "vmm/devices/dirty_log_probe.h"
 #include "vmm/devices/test_exit_port.h"
 #include "vmm/exit_status.h"
+#include "vmm/ioreq/ioreq_servers.h"
 #include "vmm/kvm/hypervisor.h"
 #include "vmm/kvm/vcpu.h"
 #include "vmm/kvm/vm.h"
 #include "vmm/kvm/xen_hvm.h"
 #include "vmm/xen/debug_keys.h"
+#include "vmm/xen/xen_events.h"
 #include "vmm/xen/xen_platform.h"
 
 #include <unistd.h>
@@ -132,6 +134,18 @@ Status Domain::build() {
     setUpKernelXen();
     contextPolicy_ = xen::hvmContextPolicy(makeGuestCpuid(*supported, *vendor_, 0, spec_.vcpus));
     setUpXenPlatform();
+    ioreq::IoreqConfig ioreqConfig;
+    ioreqConfig.domid = xen_->config().domid;
+    ioreqConfig.vcpuCount = spec_.vcpus;
+    ioreqConfig.channels = &xen_->events().channels();
+    ioreqConfig.crash = [this](const std::string& why) {
+        LOG(DomainLog, Error, "%s", why.c_str());
+        requestStop(kExitCrashed, "crashed: " + why);
+    };
+    auto ioreqServers = ioreq::IoreqServers::create(ioreqConfig);
+    if (!ioreqServers.ok())
+        return ioreqServers.error();
+    ioreqServers_ = std::move(*ioreqServers);
     for (uint32_t i = 0; i < spec_.vcpus; ++i) {
         auto vcpu = vm_->createVcpu(i);
         if (!vcpu.ok())
@@ -336,6 +350,8 @@ void Domain::requestStop(int status, const std::string& reason) {
     // vCPU threads stop themselves at their next loop turn; run() joins them.
     if (xen_)
         xen_->holdVcpus(true); // none may keep sleeping in SCHEDOP_block/poll
+    if (ioreqServers_)
+        ioreqServers_->release("stopped: the domain is stopping"); // nor wait on an ioreq
     for (auto& thread : threads_)
         thread->requestStop();
     stopped_.notify_all();

@@ -32,6 +32,9 @@ namespace xen {
 class XenPlatform;
 struct VcpuContext;
 } // namespace xen
+namespace ioreq {
+class IoreqServers;
+}
 namespace npt {
 class PhysMap;
 class GuestMemory;
@@ -77,6 +80,10 @@ public:
     npt::GuestMemory& memory() { return *memory_; }
     MsrDispatcher& msrs() { return *msrs_; }
     xen::XenPlatform& xen() { return *xen_; }
+    // The device model's ioreq servers (vmm/ioreq/); the RTC's time offset
+    // and the device-model host go through it.
+    ioreq::IoreqServers& ioreqServers() { return *ioreqServers_; }
+    kvm::Vm& vm() { return *vm_; }
     uint16_t domid() const { return domid_; }
 
 private:
@@ -104,6 +111,7 @@ private:
     std::unique_ptr<xen::XenPlatform> xen_;
     xen::HvmContextPolicy contextPolicy_; // from the guest CPUID, before xen_
     xen::HypercallStub hypercallStub_ = xen::HypercallStub::PortIo; // KVM_CAP_XEN_HVM or not
+    std::unique_ptr<ioreq::IoreqServers> ioreqServers_;
     IoBus bus_;
     std::vector<std::unique_ptr<kvm::Vcpu>> vcpus_;
     std::vector<std::unique_ptr<VcpuThread>> threads_;

@@ -4,6 +4,7 @@
 #include "base/log.h"
 #include "vmm/domain.h"
 #include "vmm/exit_status.h"
+#include "vmm/ioreq/ioreq_servers.h"
 #include "vmm/kvm/vcpu.h"
 #include "vmm/xen/hypercall.h"
 #include "vmm/xen/xen_platform.h"
@@ -38,10 +39,27 @@ bool Domain::handleExit(kvm::Vcpu& vcpu, kvm::VcpuExit& exit) {
                     xen_->hypercall(vcpu);
                     return true;
                 }
+                // Core devices first; what they leave goes to the device model.
+                if (bus_.claimant(AddressSpace::Pio, io.port).empty()) {
+                    auto outcome = ioreqServers_->handlePio(vcpu.id(), io.port, io.size,
+                                                            io.isWrite, io.count, io.data);
+                    if (outcome == ioreq::Outcome::Failed)
+                        return false;
+                    if (outcome == ioreq::Outcome::Handled)
+                        return true;
+                }
                 bus_.handlePio(io.port, io.size, io.isWrite, io.count, io.data);
                 return true;
             },
             [&](kvm::MmioExit& mmio) {
+                if (bus_.claimant(AddressSpace::Mmio, mmio.gpa).empty()) {
+                    auto outcome = ioreqServers_->handleMmio(vcpu.id(), mmio.gpa, mmio.len,
+                                                             mmio.isWrite, mmio.data);
+                    if (outcome == ioreq::Outcome::Failed)
+                        return false;
+                    if (outcome == ioreq::Outcome::Handled)
+                        return true;
+                }
                 if (mmio.isWrite)
                     bus_.write(AddressSpace::Mmio, mmio.gpa, {mmio.data, mmio.len});
                 else
