@@ -41,8 +41,8 @@ bool Domain::handleExit(kvm::Vcpu& vcpu, kvm::VcpuExit& exit) {
                 }
                 // Core devices first; what they leave goes to the device model.
                 if (bus_.claimant(AddressSpace::Pio, io.port).empty()) {
-                    auto outcome = ioreqServers_->handlePio(vcpu.id(), io.port, io.size,
-                                                            io.isWrite, io.count, io.data);
+                    auto outcome = ioreqServers_->handlePio(vcpu.id(), io.port, io.size, io.isWrite,
+                                                            io.count, io.data);
                     if (outcome == ioreq::Outcome::Failed)
                         return false;
                     if (outcome == ioreq::Outcome::Handled)
