@@ -42,6 +42,8 @@ constexpr uint32_t kKvmIoapicPins = 24;
 constexpr uint32_t kCacheattrUc = 0, kCacheattrWc = 1, kCacheattrWt = 4, kCacheattrWp = 5,
                    kCacheattrWb = 6, kCacheattrUcMinus = 7, kCacheattrDelete = ~0u;
 constexpr uint32_t kMaxShutdownReason = SHUTDOWN_soft_reset;
+// Xen's track_dirty_vram limit: 1 GiB of frames.
+constexpr uint64_t kMaxTrackedVramPages = (uint64_t{1} << 30) >> 12;
 
 template <class T> bool allZero(const T& pad) {
     for (auto b : pad)
@@ -509,6 +511,10 @@ int Dispatcher::injectMsi(Request& r) {
 
 // --- memory the device model manages
 
+// As Xen's hap_track_dirty_vram: one tracked range per domain. A call for a
+// new range starts logging it and reports every page dirty; a call for the
+// same range reports (and clears) what the guest wrote since; nr 0 forgets
+// the range.
 int Dispatcher::trackDirtyVram(Request& r) {
     DmTrackDirtyVramRequest q;
     if (!r.fixed(q))
@@ -517,23 +523,27 @@ int Dispatcher::trackDirtyVram(Request& r) {
         return ESRCH;
     if (!s_.physMap)
         return ENOSYS;
-    if (q.nr == 0)
-        return 0; // stop tracking: the log stays on until the region goes
-    size_t words = (uint64_t{q.nr} + 63) / 64;
-    if (words * sizeof(uint64_t) > kMaxReplyBody || q.firstPfn >= kMaxGfn ||
-        q.nr > kMaxGfn - q.firstPfn)
+    if (q.nr > kMaxTrackedVramPages || q.firstPfn >= kMaxGfn || q.nr > kMaxGfn - q.firstPfn)
         return EINVAL;
-    auto region = s_.physMap->regionAt(q.firstPfn << npt::kPageShift);
+    if (q.nr == 0) {
+        vramNr_ = 0;
+        return 0;
+    }
+    uint64_t gpa = q.firstPfn << npt::kPageShift;
+    auto region = s_.physMap->regionAt(gpa);
     if (!region)
         return ENOENT;
-    uint64_t gpa = q.firstPfn << npt::kPageShift;
     if (gpa + uint64_t{q.nr} * npt::kPageSize > region->gpa + region->size || region->readOnly)
         return EINVAL;
-    std::vector<uint64_t> bitmap(words, 0);
-    if (!region->dirtyLogging) {
-        // First use: the log starts now, so the device model must redraw all.
+    std::vector<uint64_t> bitmap((uint64_t{q.nr} + 63) / 64, 0);
+    if (q.firstPfn != vramFirst_ || q.nr != vramNr_) {
         if (Status st = s_.physMap->setDirtyLogging(region->id, true); !st)
             return st.error().code;
+        // Forget what was logged before: the device model redraws it all.
+        if (auto old = s_.physMap->fetchDirtyPages(gpa, q.nr); !old)
+            return old.error().code;
+        vramFirst_ = q.firstPfn;
+        vramNr_ = q.nr;
         std::fill(bitmap.begin(), bitmap.end(), ~uint64_t{0});
     } else {
         auto dirty = s_.physMap->fetchDirtyPages(gpa, q.nr);

@@ -135,6 +135,9 @@ private:
     std::map<uint32_t, BoundPort> ports_;  // by local (dom0-side) port
     uint32_t nextIoreqLocalPort_ = 0x8000; // above any HostPort number
     uint64_t populatedPages_ = 0;
+    // The one VRAM range Xen's track_dirty_vram follows; nr 0 = none.
+    uint64_t vramFirst_ = 0;
+    uint64_t vramNr_ = 0;
     // Xen's hvm_irq: INTx wires, per-GSI and per-link assertion counts.
     static constexpr uint32_t kXenGsis = 48;
     std::array<bool, 32 * 4> intxAsserted_{};

@@ -544,13 +544,17 @@ static bool postBuffered(IoreqServer& server, uint8_t type, uint64_t addr, uint3
         *reinterpret_cast<uint32_t*>(server.bufPage.data() + sizeof(uint32_t)))
         .store(writePtr + slots, std::memory_order_release);
     // In atomic mode the pointers are rebased so they never overflow.
+    // A device model rewriting read_pointer cannot keep the core here: the
+    // attempts are bounded, as in Xen.
     if (server.handling == HVM_IOREQSRV_BUFIOREQ_ATOMIC) {
         uint64_t old = ptrs.load(std::memory_order_acquire);
-        while (static_cast<uint32_t>(old) >= IOREQ_BUFFER_SLOT_NUM) {
+        for (uint32_t attempt = slots;
+             attempt < IOREQ_BUFFER_SLOT_NUM && static_cast<uint32_t>(old) >= IOREQ_BUFFER_SLOT_NUM;
+             ++attempt) {
             uint32_t n = static_cast<uint32_t>(old) / IOREQ_BUFFER_SLOT_NUM;
             uint32_t r = static_cast<uint32_t>(old) - n * IOREQ_BUFFER_SLOT_NUM;
             uint32_t w = static_cast<uint32_t>(old >> 32) - n * IOREQ_BUFFER_SLOT_NUM;
-            if (ptrs.compare_exchange_weak(old, (uint64_t{w} << 32) | r))
+            if (ptrs.compare_exchange_strong(old, (uint64_t{w} << 32) | r))
                 break;
         }
     }
@@ -562,8 +566,9 @@ void IoreqServers::broadcastTimeOffset(int64_t seconds) {
     std::vector<std::shared_ptr<IoreqServer>> targets;
     {
         std::shared_lock lock(mutex_);
+        // As Xen's ioreq_broadcast: servers without a ring are not asked.
         for (const auto& [id, server] : servers_)
-            if (server->enabled.load())
+            if (server->enabled.load() && server->hasBuffered())
                 targets.push_back(server);
     }
     for (const auto& server : targets)

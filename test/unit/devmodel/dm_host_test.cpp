@@ -352,7 +352,15 @@ TEST_CASE("device-model memory: populate, map, relocate, dirty tracking", "[devm
     Reply t3 = track(kVram, 16);
     REQUIRE(t3.error() == 0);
     CHECK(t3.at<uint64_t>(0) == 0xC);
-    CHECK(track(kVram, 17).error() == EINVAL); // leaves the region
+    // Another range is a new start: all dirty again; nr 0 forgets the range.
+    Reply t4 = track(kVram + 8, 8);
+    REQUIRE(t4.error() == 0);
+    CHECK(t4.at<uint64_t>(0) == 0xFF);
+    CHECK(track(kVram + 8, 8).at<uint64_t>(0) == 0);
+    CHECK(track(kVram + 8, 0).error() == 0);
+    CHECK(track(kVram + 8, 8).at<uint64_t>(0) == 0xFF);
+    CHECK(track(kVram, 17).error() == EINVAL);             // leaves the region
+    CHECK(track(kVram, (1u << 18) + 1).error() == EINVAL); // over Xen's 1 GiB
     CHECK(track(0xF0000, 1).error() == ENOENT);
 
     // The guest moved the BAR: the whole region moves.
