@@ -579,6 +579,11 @@ int Dispatcher::modifiedMemory(Request& r) {
     return 0;
 }
 
+// Xen's set_mem_type with allow_p2m_type_change: RAM may become ram_rw,
+// ram_ro or mmio_dm, a hole only mmio_dm. What KVM's memslots express is
+// supported: RAM staying read-write, holes (which already reach the device
+// model) becoming mmio_dm, ROMs staying read-only. Changing the guest's view
+// of a RAM page is EOPNOTSUPP.
 int Dispatcher::setMemType(Request& r) {
     DmSetMemTypeRequest q;
     if (!r.fixed(q))
@@ -587,35 +592,24 @@ int Dispatcher::setMemType(Request& r) {
         return ESRCH;
     if (!s_.physMap)
         return ENOSYS;
-    if (q.type == HVMMEM_unused || q.type > HVMMEM_ioreq_server)
+    uint64_t maxGfn = s_.physMap->maxMappedEnd() >> npt::kPageShift; // one past
+    if (q.nr == 0 || q.firstPfn >= maxGfn || q.nr > maxGfn - q.firstPfn)
         return EINVAL;
-    if (q.firstPfn >= kMaxGfn || q.nr > kMaxGfn - q.firstPfn)
+    // HVMMEM_ioreq_server needs a server mapped for that type, which this
+    // wire never does: Xen answers EINVAL then.
+    if (q.type == HVMMEM_unused || q.type >= HVMMEM_ioreq_server)
         return EINVAL;
-    // What KVM's memslots can express: RAM stays RAM and read-write, holes
-    // already reach the device model. Changing the guest's view of RAM
-    // (read-only RAM, RAM turned MMIO) is not supported.
     for (uint64_t i = 0; i < q.nr; ++i) {
         auto page = s_.physMap->pageAt((q.firstPfn + i) << npt::kPageShift);
-        bool hole = !page.ok();
-        bool rom = page.ok() && page->kind == npt::RegionKind::Rom;
-        switch (q.type) {
-        case HVMMEM_ram_rw:
-            if (hole || rom)
+        if (!page) {
+            if (q.type != HVMMEM_mmio_dm)
                 return EINVAL;
-            break;
-        case HVMMEM_ram_ro:
-            if (hole)
-                return EINVAL;
-            if (!rom)
-                return EOPNOTSUPP;
-            break;
-        case HVMMEM_mmio_dm:
-            if (!hole)
-                return EOPNOTSUPP;
-            break;
-        default: // HVMMEM_ioreq_server: write-protected RAM routed to a server
-            return EOPNOTSUPP;
+            continue;
         }
+        bool rom = page->kind == npt::RegionKind::Rom;
+        if ((q.type == HVMMEM_ram_rw && rom) || (q.type == HVMMEM_ram_ro && !rom) ||
+            q.type == HVMMEM_mmio_dm)
+            return EOPNOTSUPP;
     }
     return 0;
 }

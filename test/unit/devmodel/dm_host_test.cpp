@@ -381,9 +381,14 @@ TEST_CASE("device-model memory: populate, map, relocate, dirty tracking", "[devm
     };
     CHECK(memType(HVMMEM_ram_rw, 0x100, 4) == 0);
     CHECK(memType(HVMMEM_mmio_dm, 0xF0000, 4) == 0);
+    CHECK(memType(HVMMEM_ram_rw, 0xF0000, 1) == EINVAL); // a hole cannot become RAM
     CHECK(memType(HVMMEM_mmio_dm, 0x100, 1) == EOPNOTSUPP);
+    CHECK(memType(HVMMEM_ram_ro, 0x100, 1) == EOPNOTSUPP);
     CHECK(memType(HVMMEM_unused, 0x100, 1) == EINVAL);
+    CHECK(memType(HVMMEM_ioreq_server, 0x100, 1) == EINVAL);
+    CHECK(memType(HVMMEM_ram_rw, 0x100, 0) == EINVAL);
     CHECK(memType(HVMMEM_ram_rw, ~0ull - 1, 4) == EINVAL);
+    CHECK(memType(HVMMEM_mmio_dm, 0x400000, 1) == EINVAL); // beyond the highest gfn
     CHECK(f.call(DmOp::PinMemoryCacheattr, DmPinCacheattrRequest{kDomid, 6, 0xE0000, 0xE000F})
               .error() == 0);
     CHECK(f.call(DmOp::PinMemoryCacheattr, DmPinCacheattrRequest{kDomid, 2, 0xE0000, 0xE000F})
