@@ -734,10 +734,23 @@ int Dispatcher::setHvmParam(Request& r) {
         return ENOSYS;
     if (q.index >= HVM_NR_PARAMS)
         return EINVAL;
-    // hvm_allow_set_param: another domain may set any parameter, but these
-    // are set once (changing a non-zero value is EEXIST).
+    // hvm_allow_set_param: another domain may set any parameter except the
+    // deprecated ones, and these only once (a new non-zero value is EEXIST).
     switch (q.index) {
+    case HVM_PARAM_PAE_ENABLED:
+    case HVM_PARAM_DM_DOMAIN:
+    case HVM_PARAM_MEMORY_EVENT_CR0:
+    case HVM_PARAM_MEMORY_EVENT_CR3:
+    case HVM_PARAM_MEMORY_EVENT_CR4:
+    case HVM_PARAM_MEMORY_EVENT_INT3:
+    case HVM_PARAM_NESTEDHVM:
+    case HVM_PARAM_MEMORY_EVENT_SINGLE_STEP:
+    case HVM_PARAM_BUFIOREQ_EVTCHN:
+    case HVM_PARAM_MEMORY_EVENT_MSR:
+        return EINVAL;
     case HVM_PARAM_VIRIDIAN:
+    case HVM_PARAM_IOREQ_PFN:
+    case HVM_PARAM_BUFIOREQ_PFN:
     case HVM_PARAM_IOREQ_SERVER_PFN:
     case HVM_PARAM_NR_IOREQ_SERVER_PAGES:
     case HVM_PARAM_ALTP2M:
@@ -747,6 +760,27 @@ int Dispatcher::setHvmParam(Request& r) {
             return EEXIST;
         break;
     }
+    default:
+        break;
+    }
+    // hvm_set_param's value checks for what a device model might set.
+    switch (q.index) {
+    case HVM_PARAM_TIMER_MODE:
+        if (q.value > HVMPTM_one_missed_tick_pending)
+            return EINVAL;
+        break;
+    case HVM_PARAM_TRIPLE_FAULT_REASON:
+        if (q.value > SHUTDOWN_MAX)
+            return EINVAL;
+        break;
+    case HVM_PARAM_X87_FIP_WIDTH:
+        if (q.value != 0 && q.value != 4 && q.value != 8)
+            return EINVAL;
+        break;
+    case HVM_PARAM_ACPI_S_STATE:
+        if (q.value != 0 && q.value != 3)
+            return EINVAL;
+        break;
     default:
         break;
     }

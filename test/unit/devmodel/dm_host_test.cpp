@@ -425,6 +425,10 @@ TEST_CASE("HVM params, shutdown and grants", "[devmodel][host]") {
     CHECK(f.call(DmOp::SetHvmParam, DmHvmParamRequest{kDomid, HVM_PARAM_VIRIDIAN, 1}).error() == 0);
     CHECK(f.call(DmOp::SetHvmParam, DmHvmParamRequest{kDomid, HVM_PARAM_VIRIDIAN, 2}).error() ==
           EEXIST);
+    CHECK(f.call(DmOp::SetHvmParam, DmHvmParamRequest{kDomid, HVM_PARAM_TIMER_MODE, 4}).error() ==
+          EINVAL);
+    CHECK(f.call(DmOp::SetHvmParam, DmHvmParamRequest{kDomid, HVM_PARAM_BUFIOREQ_EVTCHN, 1})
+              .error() == EINVAL); // deprecated
     CHECK(f.call(DmOp::GetHvmParam, DmHvmParamRequest{kDomid, HVM_NR_PARAMS, 0}).error() == EINVAL);
 
     CHECK(f.call(DmOp::Shutdown, DmShutdownRequest{kDomid, SHUTDOWN_reboot}).error() == 0);
