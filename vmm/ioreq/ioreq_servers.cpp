@@ -35,8 +35,9 @@ constexpr uint64_t kVgaWindowStart = 0xA0000;
 constexpr uint64_t kVgaWindowEnd = 0xC0000;
 // buf_ioreq_t.addr has 20 bits: only the first MiB can be posted.
 constexpr uint64_t kBufferedAddrLimit = 0x100000;
-// Round trips to QEMU take ~10 us; spin a little before sleeping in poll().
-constexpr int kSpinIterations = 2000;
+// Round trips to QEMU take ~10 us; spin a few microseconds before sleeping
+// in poll(), no longer: QEMU may need the CPU this vCPU thread is on.
+constexpr int kSpinIterations = 256;
 // The state byte of ioreq_t (state:4 | data_is_ptr:1 | dir:1 | df:1).
 constexpr size_t kStateByteOffset = 30;
 constexpr uint8_t kStateMask = 0x0F;
