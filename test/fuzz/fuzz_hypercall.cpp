@@ -48,6 +48,12 @@ struct World {
             std::abort();
         console = std::move(opened.value());
         xen::XenPlatformConfig config{1, 2, [](uint32_t, bool) {}};
+        // No vCPU threads either: VCPUOP_initialise/up/down reach the
+        // context parser and the state machine, and the hook does nothing.
+        config.vcpuControl.load = [](uint32_t, const xen::VcpuContext&) {};
+        config.vcpuControl.setOnline = [](uint32_t, bool) {};
+        config.contextPolicy.cr4ValidBits = ~0ull;
+        config.contextPolicy.longMode = config.contextPolicy.nx = true;
         xen = std::make_unique<xen::XenPlatform>(config, *map, *memory, *console,
                                                  [](xen::ShutdownReason, uint32_t) {});
         // No vCPU thread exists to wake a SCHEDOP_block or an untimed poll:
