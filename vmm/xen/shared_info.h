@@ -113,6 +113,11 @@ public:
     // is64Bit()); nullptr for an unknown vCPU. Valid for the SharedInfo's
     // lifetime (guest RAM mappings never go away under a live PhysMap).
     uint8_t* vcpuInfo(uint32_t vcpu) const;
+    // Xen's `v->vcpu_info == &dummy_vcpu_info`: a vCPU >= 32 that has not
+    // registered a vcpu_info (VCPUOP_initialise refuses it with -EINVAL).
+    bool hasDummyVcpuInfo(uint32_t vcpu) const {
+        return vcpu < vcpuCount_ && vcpu >= kLegacyVcpus && !registered_[vcpu].load();
+    }
 
     // The wallclock at system time 0: seconds/nanoseconds since the epoch.
     // Written with the wc_version odd/even protocol.

@@ -13,6 +13,7 @@
 
 #include "base/log.h"
 #include "vmm/xen/handlers.h"
+#include "vmm/xen/shared_info.h"
 #include "vmm/xen/vcpu_context.h"
 #include "vmm/xen/xen_events.h"
 #include "vmm/xen/xen_headers.h"
@@ -99,6 +100,9 @@ int64_t initialise(HypercallContext& ctx, XenEvents& ev, uint32_t vcpu) {
         reportUnknownOnce("vcpu_op", __HYPERVISOR_vcpu_op, VCPUOP_initialise);
         return -XEN_ENOSYS;
     }
+    // common_vcpu_op(): no vcpu_info for the vCPU yet (>= 32, unregistered).
+    if (SharedInfo* si = ctx.xen().sharedInfo(); si && si->hasDummyVcpuInfo(vcpu))
+        return -XEN_EINVAL;
     auto guest = ctx.readGuest<vcpu_hvm_context_t>(ctx.arg(2));
     if (!guest.ok())
         return -XEN_EFAULT;

@@ -1,12 +1,13 @@
 /*
- * vcpu_op initialise/up/down/is_up for a secondary vCPU (run with --vcpus 2).
+ * vcpu_op initialise/up/down/is_up for a secondary vCPU (run with --vcpus 33).
  * vCPU 0 first offers hostile contexts for vCPU 1 (out-of-range vCPU,
  * unmapped buffer, bad mode and padding, a 64-bit context without CR0.PG,
  * CR4.PAE or EFER.LME, bad code/stack/TSS segments, EIP past CS's limit),
  * then a good one in this guest's own mode: vCPU 1 stays down until
  * VCPUOP_up, runs ap_main (which reports on 0xE9, sets a flag and takes itself
  * down), comes back on a second VCPUOP_up where it stopped, and is finally
- * taken down by vCPU 0. A second initialise answers -EEXIST.
+ * taken down by vCPU 0. A second initialise answers -EEXIST. vCPU 32 (no
+ * vcpu_info slot in shared_info) can be initialised only once it registered one.
  * Built twice: 32-bit (xen_vcpu32) and 64-bit (xen_vcpu64).
  */
 #include "xen/xen_evt_rt.h"
@@ -34,6 +35,8 @@ const char guest_name[] = GUEST_NAME;
 #define AR_DATA_READONLY 0xC91 /* a stack must be writable */
 #define AP_WAIT_SPINS 4000000u /* seconds here; bounds a wait that should be short */
 #define AP_STACK_BYTES 8192
+#define LEGACY_VCPUS 32 /* XEN_LEGACY_MAX_VCPUS: vcpu_info slots in shared_info */
+#define VCPUOP_register_vcpu_info 10
 
 struct hvm_x86_32 {
     u32 eax, ecx, edx, ebx, esp, ebp, esi, edi, eip, eflags;
@@ -60,6 +63,7 @@ _Static_assert(sizeof(struct hvm_context) == 128, "vcpu_hvm_context is 128 bytes
 static struct hvm_context ctx;
 static u8 ap_stack[AP_STACK_BYTES] __attribute__((aligned(16)));
 static u8 tss[128] __attribute__((aligned(16)));
+static u8 vcpu_info_page[4096] __attribute__((aligned(4096)));
 static volatile u32 ap_stage;   /* how far vCPU 1 got */
 static volatile xlong ap_is_up; /* what vCPU 1 saw for is_up(1) */
 static volatile xlong ap_down;  /* its own VCPUOP_down's result */
@@ -149,7 +153,7 @@ static void expect_init(const char* what, xlong want) {
 
 static void hostile_contexts(void) {
     good_context32();
-    expect("initialise vcpu 2 (absent)", vcpu_op(VCPUOP_initialise, 2, &ctx), -XEN_ENOENT);
+    expect("initialise vcpu 33 (absent)", vcpu_op(VCPUOP_initialise, 33, &ctx), -XEN_ENOENT);
     expect("initialise vcpu 0x10000", vcpu_op(VCPUOP_initialise, 0x10000, &ctx), -XEN_ENOENT);
     expect("initialise unmapped", vcpu_op(VCPUOP_initialise, 1, (void*)(uptr)0xE0000000u),
            -XEN_EFAULT);
@@ -220,11 +224,30 @@ static void hostile_contexts(void) {
     expect("up after refused contexts", vcpu_op(VCPUOP_up, 1, 0), -XEN_EINVAL);
 }
 
+/* vCPU 32 is past shared_info's vcpu_info[32]: until a vcpu_info is
+ * registered for it, Xen refuses to initialise it. */
+static void beyond_legacy_vcpus(void) {
+    good_context();
+    expect("initialise vcpu 32 (dummy vcpu_info)", vcpu_op(VCPUOP_initialise, LEGACY_VCPUS, &ctx),
+           -XEN_EINVAL);
+    static struct {
+        u64 mfn;
+        u32 offset, rsvd;
+    } reg;
+    reg.mfn = (uptr)vcpu_info_page >> 12;
+    expect("register vcpu_info for vcpu 32", vcpu_op(VCPUOP_register_vcpu_info, LEGACY_VCPUS, &reg),
+           0);
+    expect("initialise vcpu 32", vcpu_op(VCPUOP_initialise, LEGACY_VCPUS, &ctx), 0);
+    expect("is_up vcpu 32", vcpu_op(VCPUOP_is_up, LEGACY_VCPUS, 0), 0);
+}
+
 void guest_main(u32 nr_vcpus) {
-    if (nr_vcpus != 2)
-        fail_hex("needs exactly 2 vCPUs (--vcpus 2)", nr_vcpus);
+    if (nr_vcpus != LEGACY_VCPUS + 1)
+        fail_hex("needs 33 vCPUs (--vcpus 33)", nr_vcpus);
     xen_setup();
+    map_shared_info();
     hostile_contexts();
+    beyond_legacy_vcpus();
 
     good_context();
     expect_init("initialise vcpu 1", 0);
