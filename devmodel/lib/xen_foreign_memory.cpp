@@ -49,6 +49,39 @@ Result<DmReply> mapPfnBatch(uint32_t dom, int prot, const xen_pfn_t* pfns, size_
     return reply;
 }
 
+// A reply has room for kDmMaxFdsPerReply new backings; pages on further new
+// backings come back with EMFILE and are asked for again, each round bringing
+// more fds, until none is left or a round makes no progress.
+Status retryFdOverflow(uint32_t dom, int prot, const xen_pfn_t* pfns, std::vector<DmPfnSlot>& slots,
+                       std::vector<int>& fds) {
+    for (;;) {
+        std::vector<size_t> again;
+        for (size_t i = 0; i < slots.size(); ++i) {
+            if (slots[i].error == EMFILE)
+                again.push_back(i);
+        }
+        if (again.empty())
+            return {};
+        std::vector<xen_pfn_t> retry;
+        for (size_t i : again)
+            retry.push_back(pfns[i]);
+        auto reply = mapPfnBatch(dom, prot, retry.data(), retry.size());
+        if (!reply)
+            return reply.error();
+        auto retrySlots = bodyArray<DmPfnSlot>(*reply, retry.size());
+        if (!retrySlots)
+            return retrySlots.error();
+        bool progress = false;
+        for (size_t k = 0; k < again.size(); ++k) {
+            progress |= (*retrySlots)[k].error != EMFILE;
+            slots[again[k]] = (*retrySlots)[k];
+            fds[again[k]] = reply->slotFds[k];
+        }
+        if (!progress)
+            return {};
+    }
+}
+
 void* mapPfns(uint32_t dom, void* addr, int prot, int flags, size_t num, const xen_pfn_t arr[],
               int err[]) {
     if (num == 0 || !arr || (prot & ~kAllowedProt)) {
@@ -69,6 +102,9 @@ void* mapPfns(uint32_t dom, void* addr, int prot, int flags, size_t num, const x
         auto batchSlots = bodyArray<DmPfnSlot>(*reply, batch);
         if (!batchSlots)
             return failNull(batchSlots.error());
+        if (auto retried = retryFdOverflow(dom, prot, arr + done, *batchSlots, reply->slotFds);
+            !retried)
+            return failNull(retried.error());
         slots.insert(slots.end(), batchSlots->begin(), batchSlots->end());
         fds.insert(fds.end(), reply->slotFds.begin(), reply->slotFds.end());
         done += batch;

@@ -212,6 +212,10 @@ int grantCopy(uint32_t count, xengnttab_grant_copy_segment_t* segs) {
             errno = EINVAL;
             return -1;
         }
+        if (seg.len == 0) { // nothing to move; the host accepts no empty segment
+            seg.status = GNTST_okay;
+            continue;
+        }
         if (auto bound = DmClient::instance().bindDomain(foreign.domid); !bound)
             return failWith(bound.error());
         PlannedSegment p{i, {}, static_cast<uint8_t*>(toGrant ? seg.source.virt : seg.dest.virt)};

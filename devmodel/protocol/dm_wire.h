@@ -49,6 +49,9 @@ enum class DmOp : uint32_t {
     // backing the connection has not been sent before, in the order those
     // backings first appear in the slots. A page the lib may not map (hole,
     // MMIO, ROM with PROT_WRITE) gets a per-slot errno, as Xen's err[] array.
+    // A slot with an error names no backing and brings no fd; EMFILE there
+    // means the reply had no room for its backing's fd (kDmMaxFdsPerReply),
+    // and the lib asks for that page again.
     MapPfns = 10,
     // DmMapResourceRequest -> DmPfnSlot[nrFrames] (+ new fds as MapPfns).
     // XENMEM_resource_ioreq_server: frame 0 = buffered page, 1.. = ioreq pages.
