@@ -124,10 +124,8 @@ int64_t up(HypercallContext& ctx, XenEvents& ev, uint32_t vcpu) {
     const auto& setOnline = ctx.xen().config().vcpuControl.setOnline;
     if (!setOnline)
         return ev.runstates().isUp(vcpu) ? 0 : -XEN_ENOSYS;
-    if (!ev.runstates().exchangeUp(vcpu, true)) {
+    if (!ev.runstates().exchangeUp(vcpu, true, [&] { setOnline(vcpu, true); }))
         ev.runstates().change(vcpu, RUNSTATE_running, ev.now());
-        setOnline(vcpu, true);
-    }
     return 0;
 }
 
@@ -147,10 +145,8 @@ int64_t down(HypercallContext& ctx, XenEvents& ev, uint32_t vcpu) {
         LOG_RATELIMITED(VcpuOp, Warn, "VCPUOP_down of vCPU %u: no vCPU hotplug hook", vcpu);
         return -XEN_ENOSYS;
     }
-    if (ev.runstates().exchangeUp(vcpu, false)) {
+    if (ev.runstates().exchangeUp(vcpu, false, [&] { setOnline(vcpu, false); }))
         ev.runstates().change(vcpu, RUNSTATE_offline, ev.now());
-        setOnline(vcpu, false);
-    }
     return 0;
 }
 

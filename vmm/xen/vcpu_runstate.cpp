@@ -87,11 +87,14 @@ void VcpuRunstates::setInitialised(uint32_t vcpu) {
         vcpus_[vcpu].initialised = true;
 }
 
-bool VcpuRunstates::exchangeUp(uint32_t vcpu, bool up) {
+bool VcpuRunstates::exchangeUp(uint32_t vcpu, bool up, const std::function<void()>& onChange) {
     std::lock_guard lock(mutex_);
     if (vcpu >= vcpus_.size())
         return up;
-    return std::exchange(vcpus_[vcpu].up, up);
+    bool was = std::exchange(vcpus_[vcpu].up, up);
+    if (was != up && onChange)
+        onChange();
+    return was;
 }
 
 void VcpuRunstates::setUp(uint32_t vcpu, bool up) {

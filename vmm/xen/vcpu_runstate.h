@@ -10,6 +10,7 @@
 
 #include "vmm/xen/xen_headers.h"
 
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -46,8 +47,10 @@ public:
 
     bool isUp(uint32_t vcpu) const;
     void setUp(uint32_t vcpu, bool up);
-    // Sets up/down and returns what it was (VCPUOP_up/down race-free).
-    bool exchangeUp(uint32_t vcpu, bool up);
+    // Sets up/down and returns what it was. `onChange` (if any) runs under
+    // the lock when the value changes, so racing VCPUOP_up/down calls reach
+    // the core's hook in the order they changed the flag.
+    bool exchangeUp(uint32_t vcpu, bool up, const std::function<void()>& onChange = {});
     // Xen's v->is_initialised: the BSP, a vCPU that made a hypercall, or one
     // given a VCPUOP_initialise context. Stays set (Xen clears it only on
     // INIT, which the in-kernel LAPIC handles out of the core's sight).
