@@ -8,89 +8,16 @@
 // of the markers: µs/exit = (t(N2) - t(N1)) / (N2 - N1). Each figure is the
 // median of several runs. Prints both and the ratio Basalt/QEMU.
 
+#include "bench/loop_timer.h"
+
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <optional>
 #include <string>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
 
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-struct Args {
-    std::string vmm, qemu, shortImage, longImage;
-    long shortCount = 0, longCount = 0;
-    int runs = 5;
-};
-
-// Runs `argv`, returns seconds between the 'S' and 'E' bytes on its stdout.
-std::optional<double> timeLoop(const std::vector<std::string>& argv) {
-    int pipeFds[2];
-    if (pipe(pipeFds) != 0)
-        return std::nullopt;
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(pipeFds[1], STDOUT_FILENO);
-        close(pipeFds[0]);
-        close(pipeFds[1]);
-        std::vector<char*> cargv;
-        for (const auto& a : argv)
-            cargv.push_back(const_cast<char*>(a.c_str()));
-        cargv.push_back(nullptr);
-        execvp(cargv[0], cargv.data());
-        _exit(127);
-    }
-    close(pipeFds[1]);
-    std::optional<Clock::time_point> start, end;
-    char c;
-    while (read(pipeFds[0], &c, 1) == 1) {
-        if (c == 'S' && !start)
-            start = Clock::now();
-        else if (c == 'E' && start && !end)
-            end = Clock::now();
-    }
-    close(pipeFds[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    if (!start || !end)
-        return std::nullopt;
-    return std::chrono::duration<double>(*end - *start).count();
-}
-
-std::optional<double> median(std::vector<double> v) {
-    if (v.empty())
-        return std::nullopt;
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-}
-
-// Median µs per exit for one VMM, given a command line builder.
-template <typename MakeArgv>
-std::optional<double> microsPerExit(const Args& args, MakeArgv makeArgv, const char* label) {
-    std::vector<double> shortRuns, longRuns;
-    for (int i = 0; i < args.runs; ++i) {
-        auto s = timeLoop(makeArgv(args.shortImage));
-        auto l = timeLoop(makeArgv(args.longImage));
-        if (!s || !l) {
-            std::fprintf(stderr, "exit-latency: %s run %d did not print both markers\n", label, i);
-            return std::nullopt;
-        }
-        shortRuns.push_back(*s);
-        longRuns.push_back(*l);
-    }
-    double perExit =
-        (*median(longRuns) - *median(shortRuns)) / double(args.longCount - args.shortCount);
-    std::printf("%-6s loop of %ld exits: %.3f s, of %ld exits: %.3f s (medians of %d)\n", label,
-                args.shortCount, *median(shortRuns), args.longCount, *median(longRuns), args.runs);
-    return perExit * 1e6;
-}
-
-} // namespace
+using namespace basalt::bench;
 
 int main(int argc, char** argv) {
     if (argc != 7 && argc != 8) {
@@ -98,34 +25,35 @@ int main(int argc, char** argv) {
                      "usage: exit-latency BASALT_VMM QEMU SHORT_IMAGE N1 LONG_IMAGE N2 [RUNS]\n");
         return 2;
     }
-    Args args{argv[1], argv[2], argv[3], argv[5], std::atol(argv[4]), std::atol(argv[6])};
+    std::string vmm = argv[1], qemu = argv[2];
+    LoopImages images{argv[3], argv[5], std::atol(argv[4]), std::atol(argv[6])};
     if (argc == 8)
-        args.runs = std::max(1, std::atoi(argv[7]));
+        images.runs = std::max(1, std::atoi(argv[7]));
     if (access("/dev/kvm", R_OK | W_OK) != 0) {
         std::fprintf(stderr, "exit-latency: /dev/kvm is not available\n");
         return 77;
     }
 
     auto basalt = microsPerExit(
-        args,
+        images,
         [&](const std::string& image) {
-            return std::vector<std::string>{args.vmm,  "--kernel",         image,
+            return std::vector<std::string>{vmm,       "--kernel",         image,
                                             "--entry", "protected",        "--memory",
                                             "16",      "--test-exit-port", "0xf4"};
         },
         "basalt");
-    auto qemu = microsPerExit(
-        args,
+    auto qemuMicros = microsPerExit(
+        images,
         [&](const std::string& image) {
             return std::vector<std::string>{
-                args.qemu,  "-accel", "kvm",       "-m",    "16",      "-nodefaults",
+                qemu,       "-accel", "kvm",       "-m",    "16",      "-nodefaults",
                 "-display", "none",   "-debugcon", "stdio", "-device", "isa-debug-exit,iobase=0xf4",
                 "-kernel",  image};
         },
         "qemu");
-    if (!basalt || !qemu)
+    if (!basalt || !qemuMicros)
         return 1;
     std::printf("basalt: %.2f us/exit\nqemu:   %.2f us/exit\nratio basalt/qemu: %.2f\n", *basalt,
-                *qemu, *basalt / *qemu);
+                *qemuMicros, *basalt / *qemuMicros);
     return 0;
 }

@@ -3,6 +3,9 @@
 ; Prints 'S' on 0xE9, executes ITERATIONS `out dx, al` to port 0x3000 (claimed
 ; by nothing in Basalt or in QEMU's pc machine, so each one is a full exit to
 ; userspace and back), prints 'E' and writes 0 to port 0xF4.
+; With -DREAD_PORT=P it executes `in al, dx` from port P instead: bench/
+; ioreq-latency uses P = 0x3FD, the 16550 line-status register, which QEMU
+; owns (under Basalt each read is an ioreq round trip to the device model).
 ;   basalt-vmm --kernel exit_loop_20k.elf --entry protected --test-exit-port 0xf4
 ;     (exit status 0)
 ;   qemu-system-x86_64 -accel kvm -kernel exit_loop_20k.elf -debugcon stdio
@@ -34,9 +37,15 @@ _start:
     mov al, 'S'
     out CONSOLE_PORT, al
     mov ecx, ITERATIONS
+%ifdef READ_PORT
+    mov dx, READ_PORT
+.loop:
+    in al, dx
+%else
     mov dx, UNCLAIMED_PORT
 .loop:
     out dx, al
+%endif
     dec ecx
     jnz .loop
     mov al, 'E'

@@ -1,0 +1,30 @@
+#pragma once
+// Times a guest loop from outside: the guest prints 'S' on its console,
+// runs N exits, prints 'E'. Two loop lengths (N1 < N2) cancel the fixed cost
+// of start-up and of the markers: µs/exit = (t(N2) - t(N1)) / (N2 - N1).
+// Each figure is the median of several runs. Shared by the exit-latency and
+// ioreq-latency benchmarks.
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace basalt::bench {
+
+struct LoopImages {
+    std::string shortImage, longImage;
+    long shortCount = 0, longCount = 0;
+    int runs = 5;
+};
+
+using ArgvForImage = std::function<std::vector<std::string>(const std::string& image)>;
+
+// Runs `argv` and returns the seconds between the 'S' and 'E' bytes on its stdout.
+std::optional<double> timeLoop(const std::vector<std::string>& argv);
+
+// Median µs per exit for one VMM; prints the raw medians under `label`.
+std::optional<double> microsPerExit(const LoopImages& images, const ArgvForImage& argvFor,
+                                    const char* label);
+
+} // namespace basalt::bench
