@@ -7,6 +7,7 @@
 // The output queue is bounded: a client that stops reading while events keep
 // coming is dropped instead of growing memory or blocking the server.
 
+#include "base/unique_fd.h"
 #include "toolstack/xenstored/path.h"
 #include "toolstack/xenstored/transaction.h"
 #include "toolstack/xenstored/watches.h"
@@ -47,6 +48,9 @@ public:
     std::vector<Watch> watches;
     std::map<uint32_t, std::unique_ptr<Transaction>> transactions;
     uint32_t nextTransactionId = 1;
+    // Fds that came (SCM_RIGHTS) with the message being processed; handlers
+    // take what they expect, the rest are closed after the request.
+    std::vector<UniqueFd> receivedFds;
 
 protected:
     // The transport starts (or continues) writing queue_.front().

@@ -8,6 +8,17 @@ namespace basalt::xenstore {
 
 namespace {
 
+// [page, guest->store eventfd, store->guest eventfd]
+constexpr size_t kIntroduceFds = 3;
+
+std::optional<uint64_t> parseU64(std::string_view text) {
+    uint64_t v = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (text.empty() || ec != std::errc() || p != text.data() + text.size())
+        return std::nullopt;
+    return v;
+}
+
 std::optional<DomId> domidArg(std::string_view text) {
     auto id = parseDomId(text);
     if (!id || *id > kMaxDomId)
@@ -17,25 +28,59 @@ std::optional<DomId> domidArg(std::string_view text) {
 
 } // namespace
 
+// Body "domid\0mfn\0port\0", as Xen. Basalt's core adds the page as fds
+// (SCM_RIGHTS [page, guest->store eventfd, store->guest eventfd]) and a fourth
+// field, the page's byte offset in the page fd. The fd form may also
+// re-attach the ring of a domain already introduced with the same port
+// whose ring is gone (the daemon restarted, the core reconnected).
 Reply handleIntroduce(Request& r) {
     auto args = splitStrings(r.message.payload);
     if (args.size() < 3)
         return errorReply(EINVAL);
     auto domid = domidArg(args[0]);
-    uint64_t mfn = 0;
-    auto [p, ec] = std::from_chars(args[1].data(), args[1].data() + args[1].size(), mfn);
+    auto mfn = parseU64(args[1]);
     auto port = parseDomId(args[2]);
-    if (!domid || ec != std::errc() || p != args[1].data() + args[1].size() || !port || *port == 0)
+    if (!domid || !mfn || !port || *port == 0)
         return errorReply(EINVAL);
     if (*domid == kDom0)
         return errorReply(EINVAL);
+    auto& fds = r.connection.receivedFds;
+    std::optional<RingFds> ring;
+    if (!fds.empty()) {
+        std::optional<uint64_t> offset = args.size() >= 4 ? parseU64(args[3]) : std::nullopt;
+        if (fds.size() != kIntroduceFds || !offset || !r.server.fdRingIntroducer())
+            return errorReply(EINVAL);
+        ring = RingFds{std::move(fds[0]), *offset, std::move(fds[1]), std::move(fds[2])};
+    }
     auto& domains = r.server.domains();
     auto it = domains.find(*domid);
-    if (it != domains.end())
-        return it->second.port == *port ? okReply() : errorReply(EINVAL);
-    DomainInfo info{*domid, mfn, *port, std::nullopt, nullptr};
-    if (const auto& introducer = r.server.ringIntroducer()) {
-        info.connection = introducer(*domid, mfn, *port);
+    if (it != domains.end()) {
+        if (it->second.port != *port)
+            return errorReply(EINVAL);
+        bool ringAlive = it->second.connection && !it->second.connection->closed();
+        if (!ring || ringAlive)
+            return okReply();
+        auto conn = r.server.fdRingIntroducer()(*domid, std::move(*ring));
+        if (!conn.ok())
+            return errorReply(conn.error().code);
+        if (auto old = it->second.connection)
+            r.server.detach(old.get());
+        it->second.connection = conn.value();
+        it->second.introducer = &r.connection;
+        it->second.mfn = *mfn;
+        r.server.attach(conn.value());
+        return okReply();
+    }
+    DomainInfo info{*domid, *mfn, *port, std::nullopt, nullptr, nullptr};
+    if (ring) {
+        auto conn = r.server.fdRingIntroducer()(*domid, std::move(*ring));
+        if (!conn.ok())
+            return errorReply(conn.error().code);
+        info.connection = conn.value();
+        info.introducer = &r.connection;
+        r.server.attach(info.connection);
+    } else if (const auto& introducer = r.server.ringIntroducer()) {
+        info.connection = introducer(*domid, *mfn, *port);
         if (!info.connection)
             return errorReply(EINVAL);
         r.server.attach(info.connection);

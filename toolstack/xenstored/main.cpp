@@ -6,6 +6,7 @@
 // $XENSTORED_PATH, else $XENSTORED_RUNDIR/socket, else /var/run/xenstored/socket.
 
 #include "base/log.h"
+#include "toolstack/xenstored/fd_ring.h"
 #include "toolstack/xenstored/persistence.h"
 #include "toolstack/xenstored/server.h"
 #include "toolstack/xenstored/socket_connection.h"
@@ -63,6 +64,8 @@ int main(int argc, char** argv) {
             ::mkdir(kDefaultRunDir, 0755);
     }
 
+    // Before the server: its connections' sockets must go before their io_context.
+    boost::asio::io_context io;
     Server server;
     std::unique_ptr<Persistence> persistence;
     if (!persistFile.empty()) {
@@ -75,7 +78,8 @@ int main(int argc, char** argv) {
         server.setChangeSink(persistence.get());
     }
 
-    boost::asio::io_context io;
+    // The core hands guest rings over as fds with XS_INTRODUCE.
+    server.setFdRingIntroducer(FdRingConnection::introducer(io, server));
     SocketListener listener(io, server);
     if (!listener.listen(socketPath))
         return 1;

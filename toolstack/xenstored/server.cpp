@@ -27,7 +27,30 @@ void Server::attach(std::shared_ptr<Connection> connection) {
 void Server::detach(Connection* connection) {
     connection->watches.clear();
     connection->transactions.clear();
+    connection->receivedFds.clear();
     std::erase_if(connections_, [&](const auto& c) { return c.get() == connection; });
+    // Rings this client handed over as fds die with it.
+    std::vector<DomId> orphans;
+    for (const auto& [domid, info] : domains_)
+        if (info.introducer == connection)
+            orphans.push_back(domid);
+    for (DomId domid : orphans) {
+        LOG(Xenstored, Info, "domain %u: its introducer went away, releasing", domid);
+        releaseDomain(domid);
+    }
+}
+
+void Server::releaseDomain(DomId domid) {
+    auto it = domains_.find(domid);
+    if (it == domains_.end())
+        return;
+    std::shared_ptr<Connection> conn = std::move(it->second.connection);
+    domains_.erase(it);
+    if (conn) {
+        conn->close("domain released");
+        detach(conn.get());
+    }
+    fireWatches({{kReleaseDomain, false, std::nullopt}});
 }
 
 Caller Server::callerFor(const Connection& connection) const {
@@ -98,6 +121,11 @@ void Server::fireWatches(const std::vector<WatchEventSpec>& events) {
 }
 
 void Server::process(Connection& connection, const Message& message) {
+    // Fds the handler did not take are closed whatever the outcome.
+    struct DropFds {
+        Connection& c;
+        ~DropFds() { c.receivedFds.clear(); }
+    } dropFds{connection};
     if (connection.closed())
         return;
     auto reply = [&](const Reply& r) {

@@ -3,6 +3,7 @@
 // the wire table. Transports feed it complete messages with process(); it
 // answers through Connection::send().
 
+#include "base/result.h"
 #include "toolstack/xenstored/connection.h"
 #include "toolstack/xenstored/quota.h"
 #include "toolstack/xenstored/store.h"
@@ -30,12 +31,27 @@ struct DomainInfo {
     uint32_t port = 0;
     std::optional<DomId> target;
     std::shared_ptr<Connection> connection; // the ring, once the core maps it
+    // The socket client that handed the ring over as fds; its going away
+    // releases the domain (the fds were only valid through it).
+    const Connection* introducer = nullptr;
+};
+
+// What arrives with an fd-carrying XS_INTRODUCE (docs/xenstore.md): the
+// store page's fd and offset, and the store event channel's two eventfds.
+struct RingFds {
+    UniqueFd page;
+    uint64_t pageOffset = 0;
+    UniqueFd guestToStore;
+    UniqueFd storeToGuest;
 };
 
 // Maps a newly introduced domain's ring page and returns its connection
 // (basaltd provides this; the standalone daemon has no guests to map).
 using RingIntroducer =
     std::function<std::shared_ptr<Connection>(DomId domid, uint64_t mfn, uint32_t port)>;
+// Maps a ring handed over as fds (fd_ring.h); an error refuses the introduction.
+using FdRingIntroducer =
+    std::function<Result<std::shared_ptr<Connection>>(DomId domid, RingFds fds)>;
 
 class Server {
 public:
@@ -52,6 +68,10 @@ public:
     void setChangeSink(ChangeSink* sink);
     void setRingIntroducer(RingIntroducer introducer) { introducer_ = std::move(introducer); }
     const RingIntroducer& ringIntroducer() const { return introducer_; }
+    void setFdRingIntroducer(FdRingIntroducer introducer) { fdIntroducer_ = std::move(introducer); }
+    const FdRingIntroducer& fdRingIntroducer() const { return fdIntroducer_; }
+    // Closes and forgets a domain's ring; @releaseDomain fires.
+    void releaseDomain(DomId domid);
 
     // Caller identity of a connection (privilege, target).
     Caller callerFor(const Connection& connection) const;
@@ -71,6 +91,7 @@ private:
     Quotas quotas_;
     ChangeSink* sink_ = nullptr;
     RingIntroducer introducer_;
+    FdRingIntroducer fdIntroducer_;
     std::vector<std::shared_ptr<Connection>> connections_;
     std::map<DomId, DomainInfo> domains_;
     std::map<std::string, Perms> specialPerms_;

@@ -3,7 +3,10 @@
 #include "base/log.h"
 #include "toolstack/xenstored/server.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <cstring>
 #include <unistd.h>
 
 namespace basalt::xenstore {
@@ -28,19 +31,70 @@ void SocketConnection::readMore() {
     if (reading_ || closed() || queuedMessages() >= kSocketPauseReplies)
         return;
     reading_ = true;
-    socket_.async_read_some(asio::buffer(buffer_),
-                            [self = shared_from_this()](const boost::system::error_code& ec,
-                                                        size_t n) { self->onRead(ec, n); });
+    socket_.async_wait(
+        stream::socket::wait_read,
+        [self = shared_from_this()](const boost::system::error_code& ec) { self->onReadable(ec); });
 }
 
-void SocketConnection::onRead(const boost::system::error_code& ec, size_t n) {
+ssize_t SocketConnection::receive(std::vector<UniqueFd>& fds) {
+    iovec iov{buffer_.data(), buffer_.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kSocketMaxFds)];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    ssize_t n;
+    do {
+        n = ::recvmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return n;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count; i++) {
+            int fd;
+            std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            fds.emplace_back(fd);
+        }
+    }
+    return n;
+}
+
+void SocketConnection::onReadable(const boost::system::error_code& ec) {
     reading_ = false;
     if (closed())
         return;
     if (ec) {
-        close(ec == asio::error::eof ? "client disconnected" : ec.message().c_str());
+        close(ec.message().c_str());
         return;
     }
+    std::vector<UniqueFd> fds;
+    ssize_t got = receive(fds);
+    if (got < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            readMore();
+            return;
+        }
+        close(strerror(errno));
+        return;
+    }
+    if (got == 0) {
+        close("client disconnected");
+        return;
+    }
+    if (!fds.empty()) {
+        if (!pendingFds_.empty()) {
+            LOG_RATELIMITED(XsSocket, Warn, "%s: two sets of fds for one message",
+                            describe().c_str());
+            close("protocol violation");
+            return;
+        }
+        pendingFds_ = std::move(fds);
+    }
+    size_t n = static_cast<size_t>(got);
     size_t off = 0;
     while (off < n && !closed()) {
         off += reader_.feed(buffer_.data() + off, n - off);
@@ -50,8 +104,11 @@ void SocketConnection::onRead(const boost::system::error_code& ec, size_t n) {
             close("protocol violation");
             return;
         }
-        if (reader_.hasMessage())
+        if (reader_.hasMessage()) {
+            receivedFds = std::move(pendingFds_);
+            pendingFds_.clear();
             server_.process(*this, reader_.take());
+        }
     }
     readMore();
 }
@@ -84,6 +141,7 @@ void SocketConnection::writeNext() {
 }
 
 void SocketConnection::onClose() {
+    pendingFds_.clear();
     boost::system::error_code ignored;
     socket_.close(ignored);
     // Detach later: the server may be iterating its connections right now.

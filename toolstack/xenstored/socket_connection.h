@@ -20,6 +20,9 @@ class Server;
 
 constexpr size_t kSocketReadChunk = 16384;
 constexpr size_t kSocketPauseReplies = 256;
+// Fds one read may carry (SCM_RIGHTS); XS_INTRODUCE sends three. The kernel
+// closes any beyond this (MSG_CTRUNC).
+constexpr size_t kSocketMaxFds = 4;
 
 class SocketConnection : public Connection, public std::enable_shared_from_this<SocketConnection> {
 public:
@@ -30,7 +33,9 @@ public:
 
 private:
     void readMore();
-    void onRead(const boost::system::error_code& ec, size_t n);
+    void onReadable(const boost::system::error_code& ec);
+    // One recvmsg(): the bytes, and any fds that came with them.
+    ssize_t receive(std::vector<UniqueFd>& fds);
     void transmit() override;
     void writeNext();
     void onClose() override;
@@ -39,6 +44,10 @@ private:
     boost::asio::local::stream_protocol::socket socket_;
     unsigned serial_;
     MessageReader reader_;
+    // Fds that belong to the message being assembled: a sender attaches them
+    // to the first byte of its message, and the kernel never merges bytes
+    // from two sendmsg() calls with fds into one read.
+    std::vector<UniqueFd> pendingFds_;
     std::array<uint8_t, kSocketReadChunk> buffer_;
     bool reading_ = false;
     bool writing_ = false;

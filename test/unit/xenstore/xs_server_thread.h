@@ -2,6 +2,7 @@
 // An in-process xenstored (Server + SocketListener) on a temporary socket,
 // served by its own thread, for tests of socket clients.
 
+#include "toolstack/xenstored/fd_ring.h"
 #include "toolstack/xenstored/server.h"
 #include "toolstack/xenstored/socket_connection.h"
 
@@ -18,6 +19,7 @@ namespace basalt::xenstore::test {
 class ServerThread {
 public:
     ServerThread() : listener_(io_, server_) {
+        server_.setFdRingIntroducer(FdRingConnection::introducer(io_, server_));
         char dir[] = "/tmp/xs-test-XXXXXX";
         dir_ = ::mkdtemp(dir);
         path_ = dir_ + "/socket";
