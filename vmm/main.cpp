@@ -7,6 +7,7 @@
 #include "vmm/domain.h"
 #include "vmm/exit_status.h"
 #include "vmm/options.h"
+#include "vmm/xenstore_link.h"
 
 #include <csignal>
 #include <cstdio>
@@ -128,6 +129,17 @@ int main(int argc, char** argv) {
     if (!domain.ok())
         return fail(domain.error().message);
 
+    // The store ring and the domain's keys come before QEMU, which reads them.
+    // Declared after the domain: it goes first (it holds a host event port).
+    std::unique_ptr<XenstoreLink> xenstore;
+    if (!options->xenstorePath.empty()) {
+        auto link = XenstoreLink::start(
+            **domain, {options->xenstorePath, options->domid, options->spec.name, {}});
+        if (!link.ok())
+            return fail(link.error().message);
+        xenstore = std::move(*link);
+    }
+
     DeviceModel deviceModel;
     if (options->spec.deviceModel)
         if (auto s = deviceModel.start(**domain, *options); !s.ok()) {
@@ -145,6 +157,8 @@ int main(int argc, char** argv) {
     }
     int status = (*domain)->run();
     deviceModel.stop();
+    if (xenstore)
+        xenstore->stop();
     socket.reset();
     return status;
 }
