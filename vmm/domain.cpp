@@ -7,8 +7,10 @@
 #include "vmm/builder/hvm_start_info.h"
 #include "vmm/builder/kernel_image.h"
 #include "vmm/cpuid_policy.h"
+#include "vmm/devices/acpi_pm.h"
 #include "vmm/devices/debug_console_port.h"
 #include "vmm/devices/dirty_log_probe.h"
+#include "vmm/devices/rtc.h"
 #include "vmm/devices/test_exit_port.h"
 #include "vmm/exit_status.h"
 #include "vmm/ioreq/ioreq_servers.h"
@@ -312,6 +314,41 @@ Status Domain::addCoreDevices() {
     if (spec_.testDirtyPort)
         BASALT_TRY(bus_.add(AddressSpace::Pio, *spec_.testDirtyPort, DirtyLogProbe::kRegisterBytes,
                             std::make_shared<DirtyLogProbe>(*physMap_), "dirty-log probe"));
+    BASALT_TRY(addPlatformTimers());
+    return {};
+}
+
+// What Xen emulates in the hypervisor for every HVM guest, device model or
+// not: the RTC and the ACPI PM blocks. They are on the IoBus, which is
+// consulted before any ioreq server, so QEMU never sees these ports.
+Status Domain::addPlatformTimers() {
+    static const HostClock hostClock; // stateless
+    auto irqLine = [this](uint32_t gsi) {
+        return [this, gsi](bool level) {
+            if (auto s = vm_->setIrqLine(gsi, level); !s.ok())
+                LOG(DomainLog, Error, "%s", s.error().message.c_str());
+        };
+    };
+    Rtc::Config rtcConfig;
+    rtcConfig.clock = &hostClock;
+    rtcConfig.setIrq = irqLine(Rtc::kIsaIrq);
+    rtcConfig.timeOffset = [this](int64_t delta) {
+        if (ioreqServers_)
+            ioreqServers_->broadcastTimeOffset(delta);
+    };
+    auto rtc = std::make_shared<Rtc>(std::move(rtcConfig));
+    BASALT_TRY(bus_.add(AddressSpace::Pio, Rtc::kBasePort, Rtc::kPortCount, rtc, "RTC/CMOS"));
+    rtc->startTimerThread();
+
+    AcpiPm::Config pmConfig;
+    pmConfig.clock = &hostClock;
+    pmConfig.setSci = irqLine(AcpiPm::kSciGsi);
+    pmConfig.powerOff = [this] {
+        requestStop(kExitPoweredOff, "guest powered off (ACPI S5 through PM1a_CNT)");
+    };
+    auto pm = std::make_shared<AcpiPm>(std::move(pmConfig));
+    BASALT_TRY(pm->attach(bus_));
+    pm->startTimerThread();
     return {};
 }
 

@@ -91,6 +91,7 @@ private:
     Status build();
     Status loadKernel(const KernelImage& image);
     Status addCoreDevices();
+    Status addPlatformTimers();
     void setUpXenPlatform();
     void setUpKernelXen(); // KVM_CAP_XEN_HVM where the host has it
     void tellXenAboutTsc(kvm::Vcpu& bsp);

@@ -38,6 +38,9 @@ mkdir -m 1777 "$dir/shot"
 xs_pid=$!
 for _ in $(seq 100); do [ -S "$dir/shot/xenstored.sock" ] && break; sleep 0.05; done
 [ -S "$dir/shot/xenstored.sock" ] || { echo "basalt-xenstored did not start"; cat "$dir/xenstored.log"; exit 1; }
+# xenstored keeps its socket to root (0600); the device model's group may use it.
+chgrp basalt-qemu "$dir/shot/xenstored.sock" && chmod 660 "$dir/shot/xenstored.sock" ||
+    { echo "cannot open xenstored's socket to basalt-qemu (run scripts/setup)"; exit 1; }
 
 # QEMU runs unprivileged: give it its own copy of the disk it may open.
 cp "$disk" "$dir/disk.img"
@@ -82,8 +85,9 @@ screen)
     ;;
 killed)
     wait_for_line LOOPING 120 || fail "the guest did not print LOOPING"
-    qemu_pid=$(pgrep -P "$vmm_pid" -f "$qemu" | head -1)
-    [ -z "$qemu_pid" ] && qemu_pid=$(pgrep -f "$qemu.*-xen-domid" | head -1)
+    # This run's QEMU, as basalt-vmm announced it (tests run in parallel, so
+    # searching the process list could hit another test's QEMU).
+    qemu_pid=$(sed -n 's/.*QEMU pid \([0-9][0-9]*\) is running.*/\1/p' "$dir/err" | head -1)
     [ -n "$qemu_pid" ] || fail "cannot find the QEMU process"
     kill -9 "$qemu_pid"
     wait "$vmm_pid"
