@@ -51,6 +51,9 @@ public:
     // Fds that came (SCM_RIGHTS) with the message being processed; handlers
     // take what they expect, the rest are closed after the request.
     std::vector<UniqueFd> receivedFds;
+    // A ring re-attached after a daemon restart: its transactions were
+    // lost, and a request in one answers EAGAIN (retry) instead of ENOENT.
+    bool transactionsLost = false;
 
 protected:
     // The transport starts (or continues) writing queue_.front().

@@ -68,10 +68,23 @@ Reply handleIntroduce(Request& r) {
         it->second.connection = conn.value();
         it->second.introducer = &r.connection;
         it->second.mfn = *mfn;
+        if (it->second.restored) {
+            // The daemon restarted: the ring gets its watches back.
+            conn.value()->watches = std::move(it->second.restoredWatches);
+            conn.value()->transactionsLost = true;
+            it->second.restoredWatches.clear();
+            it->second.restored = false;
+        }
         r.server.attach(conn.value());
+        // Each fires once, as a new watch would: the guest re-reads what
+        // may have changed while nobody served its ring.
+        for (const auto& w : conn.value()->watches)
+            if (auto reported = watchFires(w, w.path, true))
+                conn.value()->send(
+                    encodeMessage(XS_WATCH_EVENT, 0, 0, watchEventPayload(*reported, w.token)));
         return okReply();
     }
-    DomainInfo info{*domid, *mfn, *port, std::nullopt, nullptr, nullptr};
+    DomainInfo info{*domid, *mfn, *port, std::nullopt, nullptr, nullptr, {}, false};
     if (ring) {
         auto conn = r.server.fdRingIntroducer()(*domid, std::move(*ring));
         if (!conn.ok())

@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
         }
         persistence = std::move(p.value());
         server.setChangeSink(persistence.get());
+        server.restoreDomains(persistence->savedDomains());
     }
 
     // The core hands guest rings over as fds with XS_INTRODUCE.

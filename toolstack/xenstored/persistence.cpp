@@ -17,7 +17,10 @@ namespace {
 
 constexpr uint32_t kRecordMagic = 0x4a535842;   // "BXSJ"
 constexpr uint32_t kSnapshotMagic = 0x53535842; // "BXSS"
-constexpr size_t kRecordHeader = 12;            // magic, length, crc32
+constexpr uint32_t kDomainsMagic = 0x44535842;  // "BXSD"
+constexpr uint32_t kNoTarget = 0xffffffffu;
+constexpr char kDomainsSuffix[] = ".domains";
+constexpr size_t kRecordHeader = 12; // magic, length, crc32
 constexpr size_t kMaxRecord = 256 * 1024 * 1024;
 
 uint32_t crc32(std::string_view data) {
@@ -186,9 +189,58 @@ bool decodeOps(std::string_view data, std::vector<StoreOp>* ops) {
     return c.ok && c.data.empty();
 }
 
+std::string encodeDomains(const std::vector<SavedDomain>& domains) {
+    std::string out;
+    put32(out, static_cast<uint32_t>(domains.size()));
+    for (const auto& d : domains) {
+        put32(out, d.domid);
+        put32(out, static_cast<uint32_t>(d.mfn));
+        put32(out, static_cast<uint32_t>(d.mfn >> 32));
+        put32(out, d.port);
+        put32(out, d.target ? *d.target : kNoTarget);
+        put32(out, static_cast<uint32_t>(d.watches.size()));
+        for (const auto& w : d.watches) {
+            putString(out, w.path);
+            putString(out, w.token);
+            putString(out, w.relativeBase);
+        }
+    }
+    return out;
+}
+
+bool decodeDomains(std::string_view data, std::vector<SavedDomain>* domains) {
+    Cursor c{data};
+    uint32_t count = c.u32();
+    for (uint32_t i = 0; i < count && c.ok; i++) {
+        SavedDomain d;
+        d.domid = c.u32();
+        uint64_t lo = c.u32();
+        uint64_t hi = c.u32();
+        d.mfn = lo | (hi << 32);
+        d.port = c.u32();
+        uint32_t target = c.u32();
+        if (target != kNoTarget)
+            d.target = target;
+        uint32_t watches = c.u32();
+        for (uint32_t k = 0; k < watches && c.ok; k++) {
+            Watch w;
+            w.path = c.str();
+            w.token = c.str();
+            w.relativeBase = c.str();
+            d.watches.push_back(std::move(w));
+        }
+        if (!c.ok || d.domid == kDom0 || d.domid > kMaxDomId || d.port == 0 ||
+            (d.target && *d.target > kMaxDomId))
+            return false;
+        domains->push_back(std::move(d));
+    }
+    return c.ok && c.data.empty();
+}
+
 Result<std::unique_ptr<Persistence>> Persistence::open(const std::string& file, Tree& tree) {
     std::unique_ptr<Persistence> p(new Persistence(file, tree));
     BASALT_TRY(p->load());
+    BASALT_TRY(p->loadDomains());
     BASALT_TRY(p->openJournal());
     return p;
 }
@@ -237,6 +289,44 @@ Status Persistence::load() {
     return {};
 }
 
+Status Persistence::loadDomains() {
+    auto data = readFile(file_ + kDomainsSuffix);
+    if (!data.ok())
+        return data.error().code == ENOENT ? Status{} : Status{data.error()};
+    auto payload = unframe(*data, kDomainsMagic);
+    if (!payload || !decodeDomains(*payload, &savedDomains_))
+        return makeError(EINVAL, file_ + kDomainsSuffix + ": corrupt");
+    LOG(XsPersist, Info, "%zu introduced domains restored", savedDomains_.size());
+    return {};
+}
+
+bool Persistence::saveDomains(const std::vector<SavedDomain>& domains) {
+    auto st = replaceFile(file_ + kDomainsSuffix, frame(kDomainsMagic, encodeDomains(domains)));
+    if (!st.ok()) {
+        LOG(XsPersist, Error, "saving domains: %s", st.error().message.c_str());
+        return false;
+    }
+    return true;
+}
+
+Status Persistence::replaceFile(const std::string& path, const std::string& data) {
+    std::string tmp = path + ".tmp";
+    {
+        UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+        if (!fd)
+            return errnoError("open " + tmp);
+        BASALT_TRY(writeAll(fd.get(), data));
+        if (::fsync(fd.get()) != 0)
+            return errnoError("fsync " + tmp);
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0)
+        return errnoError("rename " + tmp);
+    UniqueFd dir(::open(directoryOf(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir || ::fsync(dir.get()) != 0)
+        return errnoError("fsync directory of " + path);
+    return {};
+}
+
 Status Persistence::openJournal() {
     std::string path = file_ + ".journal";
     journal_ = UniqueFd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
@@ -250,12 +340,23 @@ Status Persistence::openJournal() {
 }
 
 bool Persistence::commit(const std::vector<StoreOp>& changes) {
+    if (broken_) {
+        LOG_RATELIMITED(XsPersist, Error, "journal unusable since an earlier failure");
+        return false;
+    }
     std::string record = frame(kRecordMagic, encodeOps(changes));
     auto st = writeAll(journal_.get(), record);
     if (st.ok() && ::fdatasync(journal_.get()) != 0)
         st = errnoError("fdatasync journal");
     if (!st.ok()) {
         LOG(XsPersist, Error, "journal: %s", st.error().message.c_str());
+        // The caller rolls the change back: it must not come back on replay.
+        if (::ftruncate(journal_.get(), static_cast<off_t>(journalSize_)) != 0 ||
+            ::fdatasync(journal_.get()) != 0) {
+            LOG(XsPersist, Error, "journal: cannot cut the refused record off: %s",
+                strerror(errno));
+            broken_ = true;
+        }
         return false;
     }
     journalSize_ += record.size();
@@ -274,21 +375,7 @@ Status Persistence::compact() {
         ops.push_back(StoreOp{StoreOp::Kind::Put, path, node});
     std::sort(ops.begin(), ops.end(),
               [](const StoreOp& a, const StoreOp& b) { return a.path < b.path; });
-    std::string data = frame(kSnapshotMagic, encodeOps(ops));
-    std::string tmp = file_ + ".tmp";
-    {
-        UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-        if (!fd)
-            return errnoError("open " + tmp);
-        BASALT_TRY(writeAll(fd.get(), data));
-        if (::fsync(fd.get()) != 0)
-            return errnoError("fsync " + tmp);
-    }
-    if (::rename(tmp.c_str(), file_.c_str()) != 0)
-        return errnoError("rename " + tmp);
-    UniqueFd dir(::open(directoryOf(file_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!dir || ::fsync(dir.get()) != 0)
-        return errnoError("fsync directory of " + file_);
+    BASALT_TRY(replaceFile(file_, frame(kSnapshotMagic, encodeOps(ops))));
     if (::ftruncate(journal_.get(), 0) != 0 || ::fdatasync(journal_.get()) != 0)
         return errnoError("truncate journal");
     journalSize_ = 0;

@@ -40,6 +40,29 @@ void Server::detach(Connection* connection) {
     }
 }
 
+bool Server::saveDomains() {
+    if (!sink_)
+        return true;
+    std::vector<SavedDomain> saved;
+    for (const auto& [domid, info] : domains_) {
+        SavedDomain d{domid, info.mfn, info.port, info.target, info.restoredWatches};
+        if (info.connection && !info.connection->closed())
+            d.watches = info.connection->watches;
+        saved.push_back(std::move(d));
+    }
+    if (sink_->saveDomains(saved))
+        return true;
+    LOG(Xenstored, Error, "could not save %zu introduced domains", saved.size());
+    return false;
+}
+
+void Server::restoreDomains(const std::vector<SavedDomain>& domains) {
+    for (const auto& d : domains) {
+        DomainInfo info{d.domid, d.mfn, d.port, d.target, nullptr, nullptr, d.watches, true};
+        domains_.insert_or_assign(d.domid, std::move(info));
+    }
+}
+
 void Server::releaseDomain(DomId domid) {
     auto it = domains_.find(domid);
     if (it == domains_.end())
@@ -50,8 +73,27 @@ void Server::releaseDomain(DomId domid) {
         conn->close("domain released");
         detach(conn.get());
     }
+    saveDomains();
     fireWatches({{kReleaseDomain, false, std::nullopt}});
 }
+
+namespace {
+// Requests after which the saved domains (and their rings' watches) are stale.
+bool changesDomains(uint32_t type, const Connection& connection) {
+    switch (type) {
+    case XS_INTRODUCE:
+    case XS_RELEASE:
+    case XS_SET_TARGET:
+        return true;
+    case XS_WATCH:
+    case XS_UNWATCH:
+    case XS_RESET_WATCHES:
+        return connection.domid() != kDom0;
+    default:
+        return false;
+    }
+}
+} // namespace
 
 Caller Server::callerFor(const Connection& connection) const {
     Caller c;
@@ -69,9 +111,13 @@ bool Server::persistChanges() {
     auto changes = tree_.takeChanges();
     if (changes.empty())
         return true;
-    if (sink_->commit(changes))
+    if (sink_->commit(changes)) {
+        tree_.keep();
         return true;
-    LOG(Xenstored, Error, "could not make %zu changes durable", changes.size());
+    }
+    // Never acknowledged, so never applied: the tree goes back as it was.
+    tree_.rollback();
+    LOG(Xenstored, Error, "could not make %zu changes durable; rolled back", changes.size());
     return false;
 }
 
@@ -152,7 +198,7 @@ void Server::process(Connection& connection, const Message& message) {
     if (!(entry->flags & kWireNoTransaction) && message.txId != 0) {
         auto it = connection.transactions.find(message.txId);
         if (it == connection.transactions.end()) {
-            reply(errorReply(ENOENT));
+            reply(errorReply(connection.transactionsLost ? EAGAIN : ENOENT));
             return;
         }
         tx = it->second.get();
@@ -166,9 +212,15 @@ void Server::process(Connection& connection, const Message& message) {
             tx->queueEvent(std::move(e));
         request.events.clear();
     }
-    // Durable before acknowledged.
-    if (!persistChanges() && r.error == 0)
+    // Durable before acknowledged; a change that could not be made durable
+    // was rolled back, and nobody hears of it.
+    if (!persistChanges()) {
         r = errorReply(EIO);
+        request.events.clear();
+        request.followUps.clear();
+    }
+    if (r.error == 0 && changesDomains(message.type, connection))
+        saveDomains();
     reply(r);
     for (auto& m : request.followUps)
         connection.send(std::move(m));

@@ -17,12 +17,26 @@
 
 namespace basalt::xenstore {
 
+// An introduced domain as it survives a daemon restart: its identity and
+// its ring's watches. Its open transactions do not survive (see
+// docs/xenstore.md: a restored ring answers EAGAIN for them).
+struct SavedDomain {
+    DomId domid = 0;
+    uint64_t mfn = 0;
+    uint32_t port = 0;
+    std::optional<DomId> target;
+    std::vector<Watch> watches;
+};
+
 // Where committed changes go before a client hears "OK" (persistence.h).
 class ChangeSink {
 public:
     virtual ~ChangeSink() = default;
     // Must be durable when it returns true.
     virtual bool commit(const std::vector<StoreOp>& changes) = 0;
+    // The introduced domains changed (introduce, release, target, a ring's
+    // watches); replaces what was saved before.
+    virtual bool saveDomains(const std::vector<SavedDomain>& domains) = 0;
 };
 
 struct DomainInfo {
@@ -34,6 +48,10 @@ struct DomainInfo {
     // The socket client that handed the ring over as fds; its going away
     // releases the domain (the fds were only valid through it).
     const Connection* introducer = nullptr;
+    // Restored after a daemon restart: the ring's watches, until the core
+    // hands the ring over again.
+    std::vector<Watch> restoredWatches;
+    bool restored = false;
 };
 
 // What arrives with an fd-carrying XS_INTRODUCE (docs/xenstore.md): the
@@ -72,6 +90,12 @@ public:
     const FdRingIntroducer& fdRingIntroducer() const { return fdIntroducer_; }
     // Closes and forgets a domain's ring; @releaseDomain fires.
     void releaseDomain(DomId domid);
+    // Saves the introduced domains to the sink (after they or a ring's
+    // watches changed); false if that failed.
+    bool saveDomains();
+    // After a restart: the domains as saved. Their rings come back when the
+    // core introduces them again with fds.
+    void restoreDomains(const std::vector<SavedDomain>& domains);
 
     // Caller identity of a connection (privilege, target).
     Caller callerFor(const Connection& connection) const;

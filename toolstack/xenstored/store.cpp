@@ -29,9 +29,11 @@ void Tree::account(const Node* old, const Node* now) {
 
 void Tree::put(const std::string& path, Node node) {
     node.generation = ++generation_;
-    if (recording_)
-        changes_.push_back(StoreOp{StoreOp::Kind::Put, path, node});
     auto it = nodes_.find(path);
+    if (recording_) {
+        changes_.push_back(StoreOp{StoreOp::Kind::Put, path, node});
+        undo_.emplace_back(path, it == nodes_.end() ? std::nullopt : std::optional(it->second));
+    }
     if (it == nodes_.end()) {
         account(nullptr, &node);
         nodes_.emplace(path, std::move(node));
@@ -45,8 +47,10 @@ void Tree::erase(const std::string& path) {
     auto it = nodes_.find(path);
     if (it == nodes_.end())
         return;
-    if (recording_)
+    if (recording_) {
         changes_.push_back(StoreOp{StoreOp::Kind::Erase, path, {}});
+        undo_.emplace_back(path, it->second);
+    }
     ++generation_;
     account(&it->second, nullptr);
     nodes_.erase(it);
@@ -61,6 +65,22 @@ std::vector<StoreOp> Tree::takeChanges() {
     return std::exchange(changes_, {});
 }
 
+void Tree::rollback() {
+    // Newest first, each entry restoring exactly what it replaced. The
+    // generation counter itself only moves forward.
+    for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
+        auto& [path, before] = *it;
+        auto now = nodes_.find(path);
+        account(now == nodes_.end() ? nullptr : &now->second, before ? &*before : nullptr);
+        if (before)
+            nodes_.insert_or_assign(path, std::move(*before));
+        else if (now != nodes_.end())
+            nodes_.erase(now);
+    }
+    undo_.clear();
+    changes_.clear();
+}
+
 void Tree::apply(const StoreOp& op) {
     bool was = std::exchange(recording_, false);
     if (op.kind == StoreOp::Kind::Put)
@@ -73,6 +93,8 @@ void Tree::apply(const StoreOp& op) {
 void Tree::clear() {
     nodes_.clear();
     owned_.clear();
+    changes_.clear();
+    undo_.clear();
 }
 
 bool Tree::checkConsistency(std::string* problem) const {

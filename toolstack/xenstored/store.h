@@ -6,6 +6,7 @@
 #include "toolstack/xenstored/node.h"
 
 #include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -48,8 +49,14 @@ public:
     size_t size() const { return nodes_.size(); }
     const std::unordered_map<std::string, Node>& nodes() const { return nodes_; }
 
-    // Changes since the last call, in order, for the journal.
+    // Changes since the last call, in order, for the journal. While
+    // recording, each change also keeps what it replaced, so a batch the
+    // journal refused can be undone: rollback() restores the tree as it was
+    // before the first change since the last takeChanges() (contents,
+    // generations and ownership counts); keep() forgets the undo log.
     std::vector<StoreOp> takeChanges();
+    void rollback();
+    void keep() { undo_.clear(); }
     void setRecording(bool on) { recording_ = on; }
     // Replays a journaled change (no recording).
     void apply(const StoreOp& op);
@@ -67,6 +74,8 @@ private:
     uint64_t generation_ = 0;
     bool recording_ = false;
     std::vector<StoreOp> changes_;
+    // (path, node before the change or nullopt if it did not exist)
+    std::vector<std::pair<std::string, std::optional<Node>>> undo_;
 };
 
 } // namespace basalt::xenstore
