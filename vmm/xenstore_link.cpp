@@ -11,7 +11,11 @@
 #include "vmm/xen/xen_platform.h"
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 namespace basalt {
 
@@ -22,6 +26,10 @@ namespace {
 constexpr uint64_t kPageShift = 12;
 constexpr uint64_t kPageSize = uint64_t{1} << kPageShift;
 constexpr char kUuidSource[] = "/proc/sys/kernel/random/uuid";
+// Reconnection attempts after xenstored went away: quick at first, then at
+// most once a second.
+constexpr int kReconnectFirstMs = 50;
+constexpr int kReconnectMaxMs = 1000;
 
 Result<std::string> randomUuid() {
     std::ifstream in(kUuidSource);
@@ -89,17 +97,78 @@ Result<std::unique_ptr<XenstoreLink>> XenstoreLink::start(Domain& domain, const 
     xen.params().set(HVM_PARAM_STORE_PFN, kStorePfn);
     xen.params().set(HVM_PARAM_STORE_EVTCHN, link->port_->guestPort());
 
+    link->pageFd_ = info->fd;
+    link->pageOffset_ = info->fdOffset;
     BASALT_TRY(link->writeDomainKeys());
-    auto introduced = link->client_.introduce(
-        cfg.domid, kStorePfn, link->port_->guestPort(), info->fd, info->fdOffset,
-        link->port_->guestToHostFd(), link->port_->hostToGuestFd());
+    BASALT_TRY(link->introduce());
+    LOG(XsLink, Info, "domain %u introduced: store pfn %#llx, port %u, home %s", cfg.domid,
+        static_cast<unsigned long long>(kStorePfn), link->port_->guestPort(), link->home_.c_str());
+    link->stopEvent_ = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!link->stopEvent_)
+        return errnoError("xenstore: eventfd");
+    link->monitor_ = std::thread([l = link.get()] { l->monitor(); });
+    return link;
+}
+
+Status XenstoreLink::introduce() {
+    auto introduced =
+        client_.introduce(config_.domid, kStorePfn, port_->guestPort(), pageFd_, pageOffset_,
+                          port_->guestToHostFd(), port_->hostToGuestFd());
     if (!introduced.ok())
         return makeError(introduced.error().code,
                          "xenstore: introduce refused: " + introduced.error().message);
-    link->introduced_ = true;
-    LOG(XsLink, Info, "domain %u introduced: store pfn %#llx, port %u, home %s", cfg.domid,
-        static_cast<unsigned long long>(kStorePfn), link->port_->guestPort(), link->home_.c_str());
-    return link;
+    introduced_ = true;
+    return {};
+}
+
+bool XenstoreLink::waitStop(int ms) {
+    pollfd p{stopEvent_.get(), POLLIN, 0};
+    return ::poll(&p, 1, ms) > 0;
+}
+
+// Nothing is ever sent to us unasked (the link registers no watch), so the
+// socket turning readable means xenstored went away.
+void XenstoreLink::monitor() {
+    for (;;) {
+        pollfd p[2] = {{stopEvent_.get(), POLLIN, 0}, {client_.pollFd(), POLLIN, 0}};
+        if (::poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            LOG(XsLink, Error, "poll: %s", strerror(errno));
+            return;
+        }
+        if (p[0].revents)
+            return;
+        if (!p[1].revents)
+            continue;
+        LOG(XsLink, Warn, "domain %u: xenstored closed the connection; reconnecting",
+            config_.domid);
+        introduced_ = false;
+        int backoffMs = kReconnectFirstMs;
+        for (;;) {
+            if (waitStop(backoffMs))
+                return;
+            backoffMs = std::min(backoffMs * 2, kReconnectMaxMs);
+            auto client = xs::Client::connect(config_.socketPath);
+            if (!client.ok())
+                continue;
+            client_ = std::move(*client);
+            // A daemon without --persist lost the keys; one with it kept
+            // them, and the guest's own data with them.
+            auto kept = client_.read(home_ + "/domid");
+            if (!kept.ok() || kept.value() != std::to_string(config_.domid))
+                if (auto st = writeDomainKeys(); !st.ok()) {
+                    LOG(XsLink, Warn, "rewriting keys: %s", st.error().message.c_str());
+                    continue;
+                }
+            if (auto st = introduce(); !st.ok()) {
+                LOG(XsLink, Warn, "%s", st.error().message.c_str());
+                continue;
+            }
+            LOG(XsLink, Info, "domain %u introduced again", config_.domid);
+            break;
+        }
+    }
 }
 
 // As libxl__domain_make and libxl__build_post write them.
@@ -125,6 +194,12 @@ void XenstoreLink::stop() {
     if (stopped_)
         return;
     stopped_ = true;
+    if (monitor_.joinable()) {
+        uint64_t one = 1;
+        if (::write(stopEvent_.get(), &one, sizeof(one)) < 0)
+            LOG(XsLink, Error, "stopping the monitor: %s", strerror(errno));
+        monitor_.join();
+    }
     if (!client_.connected())
         return; // xenstored went away: it released the domain with our socket
     if (introduced_) {

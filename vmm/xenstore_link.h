@@ -16,13 +16,21 @@
 //
 // stop() (or destruction) sends XS_RELEASE and removes what step 4 wrote.
 // The link must be destroyed before its Domain (it holds a host port).
+//
+// xenstored restarting: a monitor thread sees the socket close, connects
+// again (retrying until the daemon is back), rewrites the domain's keys only
+// if the store lost them (no --persist), and introduces the same ring again;
+// a daemon with --persist gives the ring its watches back (docs/xenstore.md).
 
 #include "base/result.h"
+#include "base/unique_fd.h"
 #include "toolstack/xs_client/xs_client.h"
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 
 namespace basalt {
 
@@ -63,14 +71,22 @@ public:
 private:
     XenstoreLink(xs::Client client, const Config& config);
     Status writeDomainKeys();
+    Status introduce();
+    void monitor();
+    // Waits up to `ms` for stop(); true if stopping.
+    bool waitStop(int ms);
 
     xs::Client client_;
     Config config_;
     std::string home_;
     std::string vmPath_;
     std::unique_ptr<xen::HostPort> port_;
+    int pageFd_ = -1; // the PhysMap's; outlives the link
+    uint64_t pageOffset_ = 0;
     bool introduced_ = false;
     bool stopped_ = false;
+    UniqueFd stopEvent_;
+    std::thread monitor_;
 };
 
 } // namespace basalt

@@ -70,6 +70,9 @@ public:
     static std::string domainPath(uint32_t domid);
 
     bool connected() const { return fd_.valid(); }
+    // The socket, for poll(): readable with no request outstanding and no
+    // watch registered means xenstored closed the connection.
+    int pollFd() const { return fd_.get(); }
 
     Client(Client&&) = default;
     Client& operator=(Client&&) = default;

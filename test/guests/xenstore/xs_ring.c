@@ -4,10 +4,15 @@
  * (docs/misc/xenstore-ring.txt), polling for replies (no interrupts needed):
  *   - writes and reads its home path, relative ("data/test") and absolute
  *     ("/local/domain/<domid>/data/test");
- *   - tells the harness (data/ready) and waits until the harness, having checked
- *     the write from outside with xenstore-read, answers in data/ack;
  *   - is refused (EACCES) another domain's key, which the harness wrote, both
- *     reading and writing it.
+ *     reading and writing it;
+ *   - tells the harness (data/ready) and waits, on a watch, until the harness,
+ *     having checked the writes from outside with xenstore-read, answers in
+ *     data/ack;
+ *   - says it is idle (data/waiting) and waits on a watch for data/phase2,
+ *     with no request outstanding, while the harness kills xenstored (-9) and
+ *     starts it again with the same --persist file: basalt-vmm introduces the
+ *     ring again, the watch comes back and fires; then it writes data/after.
  * Run by test/integration/xenstore/guest_ring.sh with --xenstore and --domid.
  */
 #include "xen/xen_evt_rt.h"
@@ -23,6 +28,8 @@ const char guest_name[] = GUEST_NAME;
 #define MAX_E820 32
 
 #define XS_READ 2
+#define XS_WATCH 4
+#define XS_WATCH_EVENT 15
 #define XS_WRITE 11
 #define XS_ERROR 16
 #define XS_PAYLOAD_MAX 4096
@@ -34,6 +41,8 @@ const char guest_name[] = GUEST_NAME;
 #define REPLY_TIMEOUT_NS 20000000000ull
 /* How long the harness may take to acknowledge our write. */
 #define ACK_TIMEOUT_NS 60000000000ull
+/* How long xenstored may be away (killed, restarted, ring introduced again). */
+#define RESTART_TIMEOUT_NS 120000000000ull
 
 struct xs_hdr {
     u32 type, req_id, tx_id, len;
@@ -50,6 +59,9 @@ static u32 store_port;
 static u32 next_req = 1;
 static char reply_buf[XS_PAYLOAD_MAX + 1];
 static struct xs_hdr reply_hdr;
+
+/* The token of a watch event that arrived while waiting for a reply. */
+static char seen_token[64];
 
 static u64 get_param(u32 index) {
     static struct {
@@ -89,13 +101,13 @@ static void put_bytes(const void* data, u32 len) {
     }
 }
 
-static void get_bytes(void* data, u32 len) {
+static int get_bytes(void* data, u32 len, u64 timeout_ns) {
     char* p = data;
     for (u32 i = 0; i < len; i++) {
-        u64 deadline = xen_now() + REPLY_TIMEOUT_NS;
+        u64 deadline = xen_now() + timeout_ns;
         while (ring->rsp_prod == ring->rsp_cons) {
             if (xen_now() > deadline)
-                fail("no reply from xenstored");
+                return 0;
             sched_op(SCHEDOP_yield, 0);
         }
         barrier();
@@ -103,25 +115,84 @@ static void get_bytes(void* data, u32 len) {
         barrier();
         ring->rsp_cons = ring->rsp_cons + 1;
     }
+    return 1;
+}
+
+/* One whole message into reply_hdr/reply_buf; 0 if none came in time. */
+static int read_message(u64 timeout_ns) {
+    if (!get_bytes(&reply_hdr, sizeof reply_hdr, timeout_ns))
+        return 0;
+    if (reply_hdr.len > XS_PAYLOAD_MAX)
+        fail_hex("message too long", reply_hdr.len);
+    if (!get_bytes(reply_buf, reply_hdr.len, REPLY_TIMEOUT_NS))
+        fail("message cut short");
+    reply_buf[reply_hdr.len] = 0;
+    return 1;
+}
+
+/* A watch event's token: after the path's NUL. */
+static const char* event_token(void) {
+    const char* t = reply_buf;
+    while (*t)
+        t++;
+    return t + 1;
+}
+
+static void remember_event(void) {
+    const char* t = event_token();
+    u32 n = 0;
+    while (t[n] && n < sizeof seen_token - 1) {
+        seen_token[n] = t[n];
+        n++;
+    }
+    seen_token[n] = 0;
 }
 
 /* Sends one request of up to two strings (the second without its NUL, as a
- * WRITE's value) and reads its reply into reply_hdr/reply_buf. */
+ * WRITE's value) and reads its reply into reply_hdr/reply_buf; watch events
+ * on the way are remembered for wait_event(). */
 static void call(u32 type, const char* a, const char* b) {
-    struct xs_hdr h = {type, next_req++, 0, strlen_(a) + 1 + (b ? strlen_(b) : 0)};
+    /* A WRITE's value has no NUL; a WATCH's token has one. */
+    u32 blen = b ? strlen_(b) + (type == XS_WATCH) : 0;
+    struct xs_hdr h = {type, next_req++, 0, strlen_(a) + 1 + blen};
     put_bytes(&h, sizeof h);
     put_bytes(a, strlen_(a) + 1);
     if (b)
-        put_bytes(b, strlen_(b));
+        put_bytes(b, blen);
     expect("EVTCHNOP_send", port_op(EVTCHNOP_send, store_port), 0);
-    get_bytes(&reply_hdr, sizeof reply_hdr);
-    if (reply_hdr.len > XS_PAYLOAD_MAX)
-        fail_hex("reply too long", reply_hdr.len);
-    get_bytes(reply_buf, reply_hdr.len);
-    reply_buf[reply_hdr.len] = 0;
+    for (;;) {
+        if (!read_message(REPLY_TIMEOUT_NS))
+            fail("no reply from xenstored");
+        if (reply_hdr.type != XS_WATCH_EVENT)
+            break;
+        remember_event();
+    }
     if (reply_hdr.req_id != h.req_id)
         fail_hex("reply to another request", reply_hdr.req_id);
 }
+
+/* Waits for a watch event with `token` (one seen during a call counts). */
+static void wait_event(const char* token, u64 timeout_ns) {
+    if (streq(seen_token, token)) {
+        seen_token[0] = 0;
+        return;
+    }
+    u64 deadline = xen_now() + timeout_ns;
+    for (;;) {
+        u64 now = xen_now();
+        if (now > deadline || !read_message(deadline - now)) {
+            print("waiting for watch ");
+            print(token);
+            print("\n");
+            fail("watch never fired");
+        }
+        if (reply_hdr.type != XS_WATCH_EVENT)
+            fail_hex("unexpected reply while idle", reply_hdr.type);
+        if (streq(event_token(), token))
+            return;
+    }
+}
+
 
 static void expect_ok(const char* what, u32 type) {
     if (reply_hdr.type != type) {
@@ -178,6 +249,26 @@ static void check_e820(u64 pfn) {
         }
     }
     fail("store page is not in the E820 map");
+}
+
+/* XS_WATCH: "path\0token\0". */
+static void watch(const char* key, const char* token) {
+    call(XS_WATCH, key, token);
+    expect_ok("watch", XS_WATCH);
+}
+
+/* Reads `key` each time its watch fires until it holds `want`. */
+static void wait_value(const char* key, const char* token, const char* want, u64 timeout_ns) {
+    watch(key, token);
+    for (;;) {
+        wait_event(token, timeout_ns);
+        call(XS_READ, key, 0);
+        if (reply_hdr.type == XS_READ) {
+            expect_value(key, want);
+            return;
+        }
+        expect_error(key, "ENOENT");
+    }
 }
 
 /* Decimal, for paths. */
@@ -248,19 +339,26 @@ void guest_main(u32 nr_vcpus) {
     call(XS_WRITE, other_secret, "overwritten");
     expect_error("another domain's key is not writable", "EACCES");
 
-    /* The harness checks our write from outside, then acknowledges. */
+    /* The harness checks our writes from outside, then acknowledges. */
     call(XS_WRITE, "data/ready", "1");
     expect_ok("write ready", XS_WRITE);
-    u64 deadline = xen_now() + ACK_TIMEOUT_NS;
+    wait_value("data/ack", "ack", "seen", ACK_TIMEOUT_NS);
+
+    /* Idle on a watch while xenstored is killed and started again. */
+    watch("data/phase2", "phase2");
+    wait_event("phase2", ACK_TIMEOUT_NS); /* the new watch fires once */
+    call(XS_WRITE, "data/waiting", "1");
+    expect_ok("write waiting", XS_WRITE);
     for (;;) {
-        call(XS_READ, "data/ack", 0);
+        wait_event("phase2", RESTART_TIMEOUT_NS);
+        call(XS_READ, "data/phase2", 0);
         if (reply_hdr.type == XS_READ)
             break;
-        expect_error("wait for ack", "ENOENT");
-        if (xen_now() > deadline)
-            fail("the harness never acknowledged");
-        sched_op(SCHEDOP_yield, 0);
+        expect_error("read phase2", "ENOENT");
     }
-    expect_value("ack", "seen");
+    expect_value("phase2", "go");
+    call(XS_WRITE, "data/after", "survived");
+    expect_ok("write after restart", XS_WRITE);
+    wait_value("data/done", "done", "yes", ACK_TIMEOUT_NS);
     pass();
 }

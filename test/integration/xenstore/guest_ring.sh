@@ -2,8 +2,11 @@
 # A guest speaks xenstore over its own ring (test/guests/xenstore/xs_ring.c):
 # basalt-xenstored on a temporary socket, another domain's key seeded with
 # xenstore-write, basalt-vmm --xenstore --domid; the guest's write is checked
-# from outside with xenstore-read while the guest waits, and the domain's keys
-# are gone once basalt-vmm has exited.
+# from outside with xenstore-read while the guest waits. Then, with the guest
+# idle on a watch, xenstored is killed (-9) and started again with the same
+# --persist file: basalt-vmm introduces the ring again, the guest's watch comes
+# back, and the guest goes on. The domain's keys are gone once basalt-vmm has
+# exited.
 # usage: guest_ring.sh BASALT_VMM BASALT_XENSTORED NAME IMAGE ENTRY
 set -uo pipefail
 vmm=$1 xenstored=$2 name=$3 image=$4 entry=$5
@@ -28,10 +31,22 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*"; [ -f "$dir/out" ] && cat "$dir/out"; exit 1; }
 
 export XENSTORED_PATH=$dir/socket
-"$xenstored" --socket "$XENSTORED_PATH" &
-xs_pid=$!
-for _ in $(seq 100); do [ -S "$XENSTORED_PATH" ] && break; sleep 0.05; done
-[ -S "$XENSTORED_PATH" ] || fail "xenstored did not start"
+start_xenstored() {
+    rm -f "$XENSTORED_PATH"
+    "$xenstored" --socket "$XENSTORED_PATH" --persist "$dir/store" &
+    xs_pid=$!
+    for _ in $(seq 100); do [ -S "$XENSTORED_PATH" ] && break; sleep 0.05; done
+    [ -S "$XENSTORED_PATH" ] || fail "xenstored did not start"
+}
+wait_key() { # PATH VALUE: until PATH reads VALUE while basalt-vmm runs
+    for _ in $(seq 1200); do
+        [ "$(xenstore-read "$1" 2>/dev/null)" = "$2" ] && return 0
+        kill -0 "$vmm_pid" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+start_xenstored
 
 # Another domain's private key: owner $other, no access for anyone else.
 xenstore-write /local/domain/$other/data/secret other-domains-secret || fail "seed"
@@ -43,13 +58,7 @@ timeout --kill-after=5 300 "$vmm" --name "$name" --kernel "$image" --entry "$ent
 vmm_pid=$!
 
 # The guest says it is ready once its writes are done; check them from outside.
-ready=
-for _ in $(seq 1200); do
-    if [ "$(xenstore-read $home/data/ready 2>/dev/null)" = 1 ]; then ready=1; break; fi
-    kill -0 "$vmm_pid" 2>/dev/null || break
-    sleep 0.1
-done
-[ -n "$ready" ] || fail "the guest never wrote $home/data/ready"
+wait_key $home/data/ready 1 || fail "the guest never wrote $home/data/ready"
 [ "$(xenstore-read $home/data/test)" = written-by-guest ] || fail "relative write did not land"
 [ "$(xenstore-read $home/data/absolute)" = absolute-write ] || fail "absolute write did not land"
 [ "$(xenstore-read $home/domid)" = $domid ] || fail "domid key"
@@ -64,6 +73,18 @@ esac
 [ "$(xenstore-read /local/domain/$other/data/secret)" = other-domains-secret ] ||
     fail "the other domain's key changed"
 xenstore-write $home/data/ack seen || fail "ack"
+
+# xenstored goes away under the idle guest and comes back from its files.
+wait_key $home/data/waiting 1 || fail "the guest never wrote $home/data/waiting"
+kill -9 "$xs_pid"
+wait "$xs_pid" 2>/dev/null
+start_xenstored
+[ "$(xenstore-read $home/data/test)" = written-by-guest ] || fail "lost across the restart"
+[ "$(xenstore-read /local/domain/$other/data/secret)" = other-domains-secret ] ||
+    fail "the other domain's key was lost across the restart"
+xenstore-write $home/data/phase2 go || fail "phase2"
+wait_key $home/data/after survived || fail "the guest did not go on after the restart"
+xenstore-write $home/data/done yes || fail "done"
 
 wait "$vmm_pid"
 status=$?
