@@ -17,6 +17,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <grp.h>
 #include <string>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -28,7 +29,8 @@ using namespace basalt::bench;
 
 namespace {
 
-// A basalt-xenstored on a private socket that the deprivileged QEMU can reach.
+// A basalt-xenstored on a private socket that the deprivileged QEMU can reach
+// (scripts/setup creates the basalt-qemu user and group).
 class Xenstored {
 public:
     explicit Xenstored(const std::string& binary) {
@@ -45,7 +47,10 @@ public:
         }
         for (int i = 0; i < 500 && access(socket_.c_str(), F_OK) != 0; ++i)
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        ready_ = chmod(socket_.c_str(), 0666) == 0;
+        // xenstored keeps its socket to root; QEMU runs in group basalt-qemu.
+        const group* qemuGroup = getgrnam("basalt-qemu");
+        ready_ = qemuGroup && chown(socket_.c_str(), 0, qemuGroup->gr_gid) == 0 &&
+                 chmod(socket_.c_str(), 0660) == 0;
     }
     ~Xenstored() {
         if (pid_ > 0) {
