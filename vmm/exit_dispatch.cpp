@@ -30,6 +30,39 @@ void Domain::crash(kvm::Vcpu& vcpu, const std::string& why) {
     requestStop(kExitCrashed, "crashed: " + why);
 }
 
+namespace {
+
+// " at RIP 0x... (CS 0x..): instruction bytes d9 e8 ...; an x87 instruction":
+// enough to find the instruction in a firmware image and to see why this
+// host's KVM could not emulate it.
+std::string describeEmulationFailure(const kvm::Vcpu& vcpu, const kvm::InternalErrorExit& e) {
+    std::string text;
+    char buf[64];
+    auto regs = vcpu.getRegisters();
+    auto sregs = vcpu.getSpecialRegisters();
+    if (regs) {
+        snprintf(buf, sizeof buf, " at RIP %#" PRIx64, regs->rip);
+        text += buf;
+        if (sregs) {
+            snprintf(buf, sizeof buf, " (CS %#x base %#" PRIx64 ")", sregs->cs.selector,
+                     sregs->cs.base);
+            text += buf;
+        }
+    }
+    if (e.instructionBytes.empty())
+        return text + ": KVM gave no instruction bytes";
+    text += ": instruction bytes";
+    for (uint8_t b : e.instructionBytes) {
+        snprintf(buf, sizeof buf, " %02x", b);
+        text += buf;
+    }
+    if (const char* cls = kvm::instructionClassName(e.instructionBytes))
+        text += std::string("; ") + cls + " (this host's KVM may not emulate x87/SSE)";
+    return text;
+}
+
+} // namespace
+
 bool Domain::handleExit(kvm::Vcpu& vcpu, kvm::VcpuExit& exit) {
     return std::visit(
         Overloaded{
@@ -101,7 +134,11 @@ bool Domain::handleExit(kvm::Vcpu& vcpu, kvm::VcpuExit& exit) {
                     std::string("KVM internal error: ") + kvm::internalErrorName(internal.suberror);
                 if (internal.hardwareExitReason)
                     why += " (" + vendor_->exitReasonName(*internal.hardwareExitReason) + ")";
-                for (uint64_t word : internal.data) {
+                if (internal.suberror == kvm::kInternalErrorEmulation)
+                    why += describeEmulationFailure(vcpu, internal);
+                if (!internal.extraData().empty())
+                    why += "; KVM data:";
+                for (uint64_t word : internal.extraData()) {
                     char hex[24];
                     snprintf(hex, sizeof hex, " %#" PRIx64, word);
                     why += hex;

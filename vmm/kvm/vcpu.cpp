@@ -125,6 +125,7 @@ VcpuExit Vcpu::run() {
         e.data.assign(run_->internal.data, run_->internal.data + n);
         if (e.suberror == KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON && n > 0)
             e.hardwareExitReason = e.data[0];
+        decodeEmulationFailure(e);
         return e;
     }
     case KVM_EXIT_XEN:

@@ -50,11 +50,20 @@ struct FailEntryExit {
     uint32_t cpu = 0;            // host CPU that failed the entry
 };
 
+// KVM_INTERNAL_ERROR_EMULATION, for code that does not include <linux/kvm.h>.
+inline constexpr uint32_t kInternalErrorEmulation = 1;
+
 struct InternalErrorExit {
     uint32_t suberror = 0; // KVM_INTERNAL_ERROR_*
     std::vector<uint64_t> data;
     // Set when KVM met a hardware exit reason it does not handle.
     std::optional<uint64_t> hardwareExitReason;
+    // Emulation failures: the bytes KVM fetched at the guest's RIP, when it
+    // says it fetched them (KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES).
+    // They start with the failing instruction; they may run past its end.
+    std::vector<uint8_t> instructionBytes;
+    // The words of data that follow the flags and instruction bytes.
+    std::span<const uint64_t> extraData() const;
 };
 
 // A hypercall the kernel intercepted (KVM_EXIT_XEN, KVM_EXIT_XEN_HCALL;
@@ -79,5 +88,15 @@ using VcpuExit =
 
 // A readable name for an internal-error suberror ("emulation failure", ...).
 const char* internalErrorName(uint32_t suberror);
+
+// Decodes KVM's emulation-failure overlay of the internal-error data words
+// (flags, then instruction size and up to 15 bytes) into exit.instructionBytes.
+// data comes from the kernel but is checked as if it did not: a short or
+// flag-less record leaves instructionBytes empty.
+void decodeEmulationFailure(InternalErrorExit& exit);
+
+// "an x87 instruction" and the like when the bytes start with an instruction
+// whose class this host's KVM may be unable to emulate; nullptr otherwise.
+const char* instructionClassName(std::span<const uint8_t> bytes);
 
 } // namespace basalt::kvm
