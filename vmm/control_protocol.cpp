@@ -62,8 +62,17 @@ std::string handleControlRequest(std::string_view line, ControlTarget& target) {
             return errorReply(std::string("unsupported debug key '") + k + "' (known: q)");
         return json{{"ok", true}}.dump();
     }
+    if (command == "screenshot") {
+        auto path = request.find("path");
+        if (path == request.end() || !path->is_string() || path->get<std::string>().empty() ||
+            path->get<std::string>()[0] != '/')
+            return errorReply("screenshot needs an absolute \"path\" string");
+        if (auto s = target.screenshot(path->get<std::string>()); !s.ok())
+            return errorReply("screenshot: " + s.error().message);
+        return json{{"ok", true}, {"path", path->get<std::string>()}}.dump();
+    }
     return errorReply("unknown command '" + command +
-                      "' (known: status, pause, resume, destroy, debug-key)");
+                      "' (known: status, pause, resume, destroy, debug-key, screenshot)");
 }
 
 } // namespace basalt

@@ -7,6 +7,8 @@
 //   -> {"command":"resume"}       <- {"ok":true,"state":"running"}
 //   -> {"command":"destroy"}      <- {"ok":true,"state":"stopping"}
 //   -> {"command":"debug-key","key":"q"}  <- {"ok":true}   (Xen's 'q': VIRQ_DEBUG)
+//   -> {"command":"screenshot","path":"/tmp/s.png"}  <- {"ok":true,"path":"/tmp/s.png"}
+//                                 (QEMU's display as a PNG; needs a device model)
 //   -> garbage                    <- {"ok":false,"error":"..."}
 //
 // Transport-free so that it can be tested without a socket.
@@ -27,6 +29,10 @@ public:
     virtual DomainStatus status() const = 0;
     // A Xen debug key; false if the target does not know it.
     virtual bool debugKey(char) { return false; }
+    // Saves the current screen as a PNG at `path` (an absolute host path).
+    virtual Status screenshot(const std::string&) {
+        return makeError(ENOTSUP, "this domain has no display");
+    }
 };
 
 // Answers one request line (without its newline) with one response line

@@ -6,32 +6,95 @@
 #include "vmm/control_socket.h"
 #include "vmm/domain.h"
 #include "vmm/exit_status.h"
+#include "vmm/lifecycle.h"
 #include "vmm/options.h"
+#include "vmm/screenshot.h"
+#include "vmm/serial_console.h"
 #include "vmm/xenstore_link.h"
 
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
+#include <mutex>
 #include <unistd.h>
 
 using namespace basalt;
 
 namespace {
 
+BASALT_LOG_CATEGORY(Main, "vmm");
+
+// The control socket outlives each life of the domain (a restart builds a new
+// one), so it talks to whichever domain is current, or to none in between.
 class DomainControl final : public ControlTarget {
 public:
-    explicit DomainControl(Domain& domain) : domain_(domain) {}
-    void pause() override { domain_.pause(); }
-    void resume() override { domain_.resume(); }
-    void destroy() override {
-        domain_.requestStop(kExitPoweredOff, "destroyed through the control socket");
+    explicit DomainControl(std::string name) : name_(std::move(name)) {}
+
+    void attach(Domain* domain, devmodel::DeviceModelProcess* qemu) {
+        std::lock_guard lock(mutex_);
+        domain_ = domain;
+        qemu_ = qemu;
     }
-    DomainStatus status() const override { return domain_.status(); }
-    bool debugKey(char key) override { return domain_.debugKey(key); }
+    void pause() override {
+        std::lock_guard lock(mutex_);
+        if (domain_)
+            domain_->pause();
+    }
+    void resume() override {
+        std::lock_guard lock(mutex_);
+        if (domain_)
+            domain_->resume();
+    }
+    void destroy() override {
+        std::lock_guard lock(mutex_);
+        destroyed_ = true;
+        if (domain_)
+            domain_->requestStop(kExitPoweredOff, "destroyed through the control socket");
+        destroyedCv_.notify_all();
+    }
+    DomainStatus status() const override {
+        std::lock_guard lock(mutex_);
+        if (domain_)
+            return domain_->status();
+        DomainStatus s;
+        s.name = name_;
+        s.state = DomainState::Stopped;
+        s.stopReason = "restarting";
+        return s;
+    }
+    bool debugKey(char key) override {
+        std::lock_guard lock(mutex_);
+        return domain_ && domain_->debugKey(key);
+    }
+    // QMP screendump into QEMU's own run dir (the only place the deprivileged
+    // QEMU may write), then a PNG where the caller asked.
+    Status screenshot(const std::string& path) override {
+        std::lock_guard lock(mutex_);
+        if (!qemu_)
+            return makeError(ENOTSUP, "the domain has no device model (no display)");
+        const std::string& qmp = qemu_->qmpSocketPath();
+        const std::string ppm = qmp.substr(0, qmp.rfind('/') + 1) + "screendump.ppm";
+        return takeScreenshot(qmp, ppm, path);
+    }
+    bool destroyed() const {
+        std::lock_guard lock(mutex_);
+        return destroyed_;
+    }
+    // `preserve`: the stopped domain stays until the control socket destroys it.
+    void waitForDestroy() {
+        std::unique_lock lock(mutex_);
+        destroyedCv_.wait(lock, [this] { return destroyed_; });
+    }
 
 private:
-    Domain& domain_;
+    mutable std::mutex mutex_;
+    std::condition_variable destroyedCv_;
+    std::string name_;
+    Domain* domain_ = nullptr;
+    devmodel::DeviceModelProcess* qemu_ = nullptr;
+    bool destroyed_ = false;
 };
 
 int fail(const std::string& message) {
@@ -96,6 +159,85 @@ struct DeviceModel {
     }
 };
 
+struct Life {
+    int status = kExitPoweredOff;
+    bool restart = false;
+    std::string startError; // non-empty: the domain could not be built or started
+};
+
+// One life of the domain: build it, its store keys, QEMU and the serial
+// console; run it; apply on_poweroff/on_reboot/on_crash. Everything is torn
+// down before returning, so a restart starts from nothing but the spec.
+Life runLife(const VmmOptions& options, DomainControl& control, unsigned life) {
+    Life result;
+    auto domain = Domain::create(options.spec, options.domid);
+    if (!domain.ok()) {
+        result.startError = domain.error().message;
+        return result;
+    }
+
+    // The store ring and the domain's keys come before QEMU, which reads them.
+    // Declared after the domain: it goes first (it holds a host event port).
+    std::unique_ptr<XenstoreLink> xenstore;
+    if (!options.xenstorePath.empty()) {
+        auto link = XenstoreLink::start(
+            **domain, {options.xenstorePath, options.domid, options.spec.name, {}});
+        if (!link.ok()) {
+            result.startError = link.error().message;
+            return result;
+        }
+        xenstore = std::move(*link);
+    }
+
+    DeviceModel deviceModel;
+    if (options.spec.deviceModel)
+        if (auto s = deviceModel.start(**domain, options); !s.ok()) {
+            deviceModel.stop();
+            result.startError = "cannot start the device model: " + s.error().message;
+            return result;
+        }
+
+    // The pty's one reader: the timestamped log and --console attach.
+    std::unique_ptr<SerialConsole> serial;
+    if (deviceModel.qemu && !deviceModel.qemu->serialPty().empty() &&
+        (options.spec.consoleLogPath || options.consoleAttach)) {
+        auto started =
+            SerialConsole::start({deviceModel.qemu->serialPty(),
+                                  options.spec.consoleLogPath.value_or(""), options.consoleAttach});
+        if (!started.ok()) {
+            deviceModel.stop();
+            result.startError = started.error().message;
+            return result;
+        }
+        serial = std::move(*started);
+    } else if (options.consoleAttach && life == 0) {
+        LOG(Main, Warn, "--console attach needs --serial pty; nothing to attach to");
+    }
+
+    control.attach(domain->get(), deviceModel.qemu.get());
+    result.status = (*domain)->run();
+    const std::string reason = (*domain)->status().stopReason;
+    StopEvent event = classifyStop(result.status, reason, control.destroyed());
+    LifecycleAction action = options.lifecycle.actionFor(event);
+    if (event != StopEvent::Final)
+        LOG(Main, Info, "%s: on_%s=%s", reason.c_str(), stopEventName(event),
+            lifecycleActionName(action));
+    if (action == LifecycleAction::Preserve) {
+        std::fprintf(stderr,
+                     "basalt-vmm: domain '%s' preserved after %s (%s); destroy it through the "
+                     "control socket\n",
+                     options.spec.name.c_str(), stopEventName(event), reason.c_str());
+        control.waitForDestroy();
+    }
+    control.attach(nullptr, nullptr);
+    serial.reset();
+    deviceModel.stop();
+    if (xenstore)
+        xenstore->stop();
+    result.restart = action == LifecycleAction::Restart;
+    return result;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -106,6 +248,8 @@ int main(int argc, char** argv) {
         std::fputs(options->helpText.c_str(), stdout);
         return 0;
     }
+    for (const std::string& warning : options->warnings)
+        std::fprintf(stderr, "basalt-vmm: warning: %s\n", warning.c_str());
     if (!options->writeSpecPath.empty()) {
         auto blob = buildSpecBlob(options->spec);
         if (!blob.ok())
@@ -125,29 +269,7 @@ int main(int argc, char** argv) {
             !s.ok())
             return fail(s.error().message);
 
-    auto domain = Domain::create(options->spec, options->domid);
-    if (!domain.ok())
-        return fail(domain.error().message);
-
-    // The store ring and the domain's keys come before QEMU, which reads them.
-    // Declared after the domain: it goes first (it holds a host event port).
-    std::unique_ptr<XenstoreLink> xenstore;
-    if (!options->xenstorePath.empty()) {
-        auto link = XenstoreLink::start(
-            **domain, {options->xenstorePath, options->domid, options->spec.name, {}});
-        if (!link.ok())
-            return fail(link.error().message);
-        xenstore = std::move(*link);
-    }
-
-    DeviceModel deviceModel;
-    if (options->spec.deviceModel)
-        if (auto s = deviceModel.start(**domain, *options); !s.ok()) {
-            deviceModel.stop();
-            return fail("cannot start the device model: " + s.error().message);
-        }
-
-    DomainControl control(**domain);
+    DomainControl control(options->spec.name);
     std::unique_ptr<ControlSocket> socket;
     if (!options->controlSocketPath.empty()) {
         auto listening = ControlSocket::listen(options->controlSocketPath, control);
@@ -155,10 +277,27 @@ int main(int argc, char** argv) {
             return fail(listening.error().message);
         socket = std::move(*listening);
     }
-    int status = (*domain)->run();
-    deviceModel.stop();
-    if (xenstore)
-        xenstore->stop();
-    socket.reset();
-    return status;
+
+    RestartGuard guard;
+    for (unsigned life = 0;; ++life) {
+        Life result = runLife(*options, control, life);
+        if (!result.startError.empty())
+            return life == 0 ? fail(result.startError)
+                             : (fail("cannot restart the domain: " + result.startError),
+                                static_cast<int>(kExitCrashed));
+        if (!result.restart)
+            return result.status;
+        if (control.destroyed())
+            return kExitPoweredOff;
+        if (!guard.allow(RestartGuard::Clock::now())) {
+            std::fprintf(stderr,
+                         "basalt-vmm: error: restart storm: %zu restarts within %lld s; the "
+                         "domain stays destroyed\n",
+                         RestartGuard::kMaxRestarts,
+                         static_cast<long long>(RestartGuard::kWindow.count()));
+            return result.status;
+        }
+        LOG(Main, Info, "restarting domain '%s' (restart %u)", options->spec.name.c_str(),
+            life + 1);
+    }
 }

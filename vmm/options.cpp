@@ -2,6 +2,7 @@
 
 #include "base/mapped_region.h"
 #include "devmodel/launcher/xl_disk_spec.h"
+#include "toolstack/xlcfg/xl_domain_config.h"
 
 #include <boost/program_options.hpp>
 #include <cerrno>
@@ -139,6 +140,101 @@ Status parseDeviceOptions(const po::variables_map& vm, DomainSpec& spec) {
     return {};
 }
 
+// An xl.cfg file as the basalt-vmm flags it stands for. The values are
+// checked already (each error names its line); flags on the command line win
+// over the file, as Boost's first store() of an option does.
+Result<std::vector<std::string>> configArgs(const std::string& path,
+                                            const po::options_description& desc,
+                                            std::vector<std::string>& warnings) {
+    auto file = xlcfg::loadXlConfigFile(path);
+    if (!file.ok())
+        return file.error();
+    auto parsed = xlcfg::interpretXlConfig(*file);
+    if (!parsed.ok())
+        return makeError(parsed.error().code, path + ":" + parsed.error().message.substr(5));
+    const xlcfg::XlDomainConfig& c = *parsed;
+    for (const std::string& w : c.warnings)
+        warnings.push_back(path + ":" + w.substr(5));
+    std::vector<std::string> args;
+    auto add = [&args](const char* flag, const std::string& value) {
+        args.push_back(std::string("--") + flag);
+        args.push_back(value);
+    };
+    auto needs = [&](const char* flag, const char* key) -> Status {
+        if (!desc.find_nothrow(flag, false))
+            return makeError(ENOTSUP, path + ": " + key + "= needs firmware boot (--" + flag +
+                                          "), which this basalt-vmm does not have");
+        return {};
+    };
+    if (c.name)
+        add("name", *c.name);
+    if (c.memoryMiB)
+        add("memory", std::to_string(*c.memoryMiB));
+    if (c.vcpus)
+        add("vcpus", std::to_string(*c.vcpus));
+    for (const auto& disk : c.disks)
+        add("disk", devmodel::formatXlDiskSpec(disk));
+    if (c.bios) {
+        BASALT_TRY(needs("firmware", "bios"));
+        add("firmware", *c.bios);
+    }
+    if (c.boot) {
+        BASALT_TRY(needs("boot", "boot"));
+        add("boot", *c.boot);
+    }
+    if (c.firmwareOverride)
+        add("firmware-override", *c.firmwareOverride);
+    if (c.vga)
+        add("vga", *c.vga);
+    if (c.videoRamMiB)
+        add("videoram", std::to_string(*c.videoRamMiB));
+    if (c.vnc)
+        add("vnc", *c.vnc);
+    // A password that cannot be applied must not leave the display open.
+    if (c.vncPassword && !c.vncPassword->empty())
+        return makeError(ENOTSUP, path + ": vncpasswd is not supported yet; use a "
+                                         "vnclisten=\"unix:/PATH\" socket with file permissions");
+    if (c.serial)
+        add("serial", *c.serial);
+    if (c.xenPlatformPci && !*c.xenPlatformPci)
+        return makeError(ENOTSUP, path + ": xen_platform_pci=0 is not supported (Basalt's "
+                                         "guests always have the Xen platform device)");
+    if (c.deviceId)
+        add("platform-device-id", std::to_string(*c.deviceId));
+    // xl's defaults apply to a config file's guest (restart on reboot).
+    add("on-poweroff",
+        xlcfg::lifecycleActionName(c.onPoweroff.value_or(xlcfg::kDefaultOnPoweroff)));
+    add("on-reboot", xlcfg::lifecycleActionName(c.onReboot.value_or(xlcfg::kDefaultOnReboot)));
+    add("on-crash", xlcfg::lifecycleActionName(c.onCrash.value_or(xlcfg::kDefaultOnCrash)));
+    return args;
+}
+
+Status parseLifecycle(const po::variables_map& vm, VmmOptions& options) {
+    for (auto [flag, field] : {std::pair{"on-poweroff", &options.lifecycle.onPoweroff},
+                               std::pair{"on-reboot", &options.lifecycle.onReboot},
+                               std::pair{"on-crash", &options.lifecycle.onCrash}}) {
+        if (!vm.count(flag))
+            continue;
+        const std::string text = vm[flag].as<std::string>();
+        auto action = xlcfg::lifecycleActionFromName(text);
+        if (!action)
+            return makeError(EINVAL, std::string("--") + flag + " '" + text +
+                                         "' is not destroy, restart or preserve");
+        *field = *action;
+        if (*action == LifecycleAction::Preserve && options.controlSocketPath.empty())
+            return makeError(EINVAL, std::string("--") + flag +
+                                         " preserve needs --control (the socket that destroys "
+                                         "the preserved domain)");
+    }
+    if (vm.count("console")) {
+        const std::string mode = vm["console"].as<std::string>();
+        if (mode != "attach")
+            return makeError(EINVAL, "--console '" + mode + "' is not attach");
+        options.consoleAttach = true;
+    }
+    return {};
+}
+
 } // namespace
 
 Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
@@ -178,13 +274,28 @@ Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
         ("dm-library-dir", po::value<std::string>(),
             "folder of Basalt's device-model provider libraries (default: next to basalt-vmm)")
         ("dm-run-dir", po::value<std::string>(),
-            "where QEMU's private run directory and log go (default /run/basalt)");
+            "where QEMU's private run directory and log go (default /run/basalt)")
+        ("config", po::value<std::string>(),
+            "an xl.cfg file (type=\"hvm\" subset); command-line flags override its keys")
+        ("on-poweroff", po::value<std::string>(), "destroy (default), restart or preserve")
+        ("on-reboot", po::value<std::string>(),
+            "destroy (default: exit 3), restart or preserve; --config's default is restart")
+        ("on-crash", po::value<std::string>(), "destroy (default), restart or preserve")
+        ("console", po::value<std::string>(),
+            "attach: with --serial pty, relay the guest's serial line to this terminal "
+            "(Ctrl-] stops input)");
     // clang-format on
 
     VmmOptions options;
     po::variables_map vm;
     try {
         po::store(po::command_line_parser(args).options(desc).run(), vm);
+        if (vm.count("config") && !vm.count("help")) {
+            auto fromFile = configArgs(vm["config"].as<std::string>(), desc, options.warnings);
+            if (!fromFile.ok())
+                return fromFile.error();
+            po::store(po::command_line_parser(*fromFile).options(desc).run(), vm);
+        }
         po::notify(vm);
     } catch (const po::error& e) {
         return makeError(EINVAL, e.what());
@@ -218,6 +329,7 @@ Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
         options.dmLibraryDir = vm["dm-library-dir"].as<std::string>();
     if (vm.count("dm-run-dir"))
         options.dmRunDir = vm["dm-run-dir"].as<std::string>();
+    BASALT_TRY(parseLifecycle(vm, options));
 
     if (vm.count("spec")) {
         for (const char* flag : kDeviceFlags)

@@ -5,6 +5,7 @@
 
 #include "base/result.h"
 #include "vmm/builder/domain_spec.h"
+#include "vmm/lifecycle.h"
 
 #include <cstdint>
 #include <string>
@@ -25,6 +26,9 @@ struct VmmOptions {
     uint16_t domid = kDefaultGuestDomid; // the guest's Xen domain id (QEMU's -xen-domid)
     std::string dmLibraryDir;            // empty: devmodel::defaultLibraryDir()
     std::string dmRunDir;                // empty: devmodel::kDefaultRunDir
+    LifecyclePolicy lifecycle;           // --on-poweroff/--on-reboot/--on-crash, or --config
+    bool consoleAttach = false;          // --console attach: relay the serial pty here
+    std::vector<std::string> warnings;   // e.g. unknown keys of a --config file
     bool help = false;
     std::string helpText;
 };
