@@ -17,6 +17,10 @@ constexpr uint32_t kLeafCacheParameters = 0x4;
 constexpr uint32_t kLeafExtendedTopology = 0xB;
 constexpr uint32_t kLeafExtendedTopologyV2 = 0x1F;
 constexpr uint32_t kLeafAddressSizes = 0x80000008;
+constexpr uint32_t kLeafArchPerfmon = 0xA;             // Intel
+constexpr uint32_t kLeafExtendedFeatures = 0x80000001; // ECX bit 23 on AMD
+constexpr uint32_t kLeafAmdPerfmonV2 = 0x80000022;
+constexpr uint32_t kExtendedEcxPerfCtrCore = 1u << 23;
 constexpr uint32_t kLeafCacheTopology = 0x8000001D;
 constexpr uint32_t kLeafProcessorTopology = 0x8000001E;
 
@@ -67,6 +71,19 @@ void removeHypervisorLeaves(CpuidTable& table) {
     std::erase_if(table, [](const CpuidEntry& e) {
         return e.function >= kHypervisorLeafBase && e.function <= kHypervisorLeafLast;
     });
+}
+
+// Xen 4.17 gives HVM guests no vPMU unless booted with vpmu=: leaf 0xA reads
+// as zeros and AMD's core performance counters are absent. Basalt matches,
+// which also lets the VM run with KVM's vPMU off (Vm::setupPlatform), so no
+// exit pays for switching performance-counter state.
+void hidePmu(CpuidTable& table) {
+    for (CpuidEntry& e : table) {
+        if (e.function == kLeafArchPerfmon || e.function == kLeafAmdPerfmonV2)
+            e.eax = e.ebx = e.ecx = e.edx = 0;
+        else if (e.function == kLeafExtendedFeatures)
+            e.ecx &= ~kExtendedEcxPerfCtrCore;
+    }
 }
 
 void setFeatures(CpuidTable& table, const Topology& topo) {
@@ -179,6 +196,7 @@ CpuidTable makeGuestCpuid(const CpuidTable& kvmSupported, const VendorPolicy& ve
 
     CpuidTable table = kvmSupported;
     removeHypervisorLeaves(table);
+    hidePmu(table);
     setFeatures(table, topo);
     setExtendedTopology(table, kLeafExtendedTopology, topo);
     setExtendedTopology(table, kLeafExtendedTopologyV2, topo);

@@ -35,6 +35,17 @@ Status Vm::setupPlatform() {
     if (hypervisor_.checkExtension(KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0 &&
         ::ioctl(fd_.get(), KVM_SET_IDENTITY_MAP_ADDR, &identityMap) < 0)
         return errnoError("KVM_SET_IDENTITY_MAP_ADDR");
+    // No vPMU, as Xen's default (the guest CPUID hides it too, see
+    // cpuid_policy.cpp): KVM then skips performance-counter state on every
+    // entry and exit. Must happen before any vCPU exists; kernels without the
+    // capability keep their vPMU, which the guest cannot discover.
+    if (hypervisor_.checkExtension(KVM_CAP_PMU_CAPABILITY) & KVM_PMU_CAP_DISABLE) {
+        kvm_enable_cap pmu{};
+        pmu.cap = KVM_CAP_PMU_CAPABILITY;
+        pmu.args[0] = KVM_PMU_CAP_DISABLE;
+        if (::ioctl(fd_.get(), KVM_ENABLE_CAP, &pmu) < 0)
+            return errnoError("KVM_ENABLE_CAP(KVM_CAP_PMU_CAPABILITY, disable)");
+    }
     // LAPIC, IOAPIC and PIC live in the kernel: interrupts and HLT never leave it.
     if (::ioctl(fd_.get(), KVM_CREATE_IRQCHIP, 0) < 0)
         return errnoError("KVM_CREATE_IRQCHIP");
@@ -144,6 +155,16 @@ Status Vm::setIrqLine(uint32_t gsi, bool level) {
     if (::ioctl(fd_.get(), KVM_IRQ_LINE, &irq) < 0)
         return errnoError("KVM_IRQ_LINE gsi " + std::to_string(gsi));
     return {};
+}
+
+Result<uint64_t> Vm::ioapicRedirection(uint32_t pin) const {
+    if (pin >= kIoapicPins)
+        return makeError(EINVAL, "IOAPIC pin " + std::to_string(pin) + " does not exist");
+    kvm_irqchip chip{};
+    chip.chip_id = KVM_IRQCHIP_IOAPIC;
+    if (::ioctl(fd_.get(), KVM_GET_IRQCHIP, &chip) < 0)
+        return errnoError("KVM_GET_IRQCHIP (IOAPIC)");
+    return static_cast<uint64_t>(chip.chip.ioapic.redirtbl[pin].bits);
 }
 
 Result<std::unique_ptr<Vcpu>> Vm::createVcpu(uint32_t id) {

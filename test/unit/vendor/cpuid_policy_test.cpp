@@ -32,6 +32,11 @@ constexpr uint32_t kLeafAmdTopology = 0x8000001E;
 const std::set<uint32_t> kTopologyLeaves = {kLeafFeatures,    kLeafCache,    kLeafTopology,
                                             kLeafTopologyV2,  kLeafAmdCache, kLeafAmdTopology,
                                             kLeafAddressSizes};
+// Performance monitoring, hidden as in Xen without vpmu=.
+constexpr uint32_t kLeafArchPerfmon = 0xA;
+constexpr uint32_t kLeafAmdPerfmonV2 = 0x80000022;
+constexpr uint32_t kExtendedEcxPerfCtrCore = 1u << 23;
+const std::set<uint32_t> kPmuLeaves = {kLeafArchPerfmon, kLeafAmdPerfmonV2};
 
 constexpr uint32_t kHypervisorBit = 1u << 31;
 constexpr uint32_t kHttBit = 1u << 28;
@@ -182,7 +187,8 @@ TEST_CASE("Guest CPUID leaves everything else as KVM reported it", "[cpuid]") {
         CpuidTable host = load(c.fixture);
         CpuidTable guest = makeGuestCpuid(host, *c.vendor, 1, 2);
         for (const CpuidEntry& e : host) {
-            if (kTopologyLeaves.count(e.function) || c.vendorLeaves.count(e.function) ||
+            if (kTopologyLeaves.count(e.function) || kPmuLeaves.count(e.function) ||
+                c.vendorLeaves.count(e.function) ||
                 (e.function >= kHypervisorLeafBase && e.function <= kHypervisorLeafLast))
                 continue;
             INFO("CPUID " << std::hex << e.function << "." << e.index);
@@ -207,12 +213,37 @@ TEST_CASE("Guest CPUID hides nested virtualization", "[cpuid]") {
         CpuidTable guest = makeGuestCpuid(host, *makeSvmPolicy(), 0, 1);
         const CpuidEntry& features = entry(guest, svm::kLeafExtendedFeatures);
         CHECK((features.ecx & svm::kExtendedFeaturesEcxSvm) == 0);
-        CHECK(features.ecx ==
-              (entry(host, svm::kLeafExtendedFeatures).ecx & ~svm::kExtendedFeaturesEcxSvm));
+        CHECK(features.ecx == (entry(host, svm::kLeafExtendedFeatures).ecx &
+                               ~(svm::kExtendedFeaturesEcxSvm | kExtendedEcxPerfCtrCore)));
         const CpuidEntry& svmLeaf = entry(guest, svm::kLeafSvmFeatures);
         CHECK((svmLeaf.eax | svmLeaf.ebx | svmLeaf.ecx | svmLeaf.edx) == 0);
         const CpuidEntry& sev = entry(guest, svm::kLeafEncryptedMemory);
         CHECK((sev.eax | sev.ebx | sev.ecx | sev.edx) == 0);
+    }
+}
+
+TEST_CASE("Guest CPUID hides the PMU, as Xen without vpmu=", "[cpuid]") {
+    SECTION("Intel: leaf 0xA reads as zeros") {
+        CpuidTable host = load(kIntelFixture);
+        CpuidEntry* perfmon = findCpuid(host, kLeafArchPerfmon);
+        REQUIRE(perfmon);
+        perfmon->eax = 0x07300805; // version 5, 8 counters of 48 bits: a KVM with a vPMU
+        perfmon->edx = 0x00008603;
+        CpuidTable guest = makeGuestCpuid(host, *makeVmxPolicy(), 0, 1);
+        const CpuidEntry& g = entry(guest, kLeafArchPerfmon);
+        CHECK((g.eax | g.ebx | g.ecx | g.edx) == 0);
+    }
+    SECTION("AMD: no core performance counters, no PerfMonV2") {
+        CpuidTable host = load(kAmdFixture);
+        findCpuid(host, svm::kLeafExtendedFeatures)->ecx |= kExtendedEcxPerfCtrCore;
+        if (CpuidEntry* v2 = findCpuid(host, kLeafAmdPerfmonV2))
+            v2->eax = 0x3, v2->ebx = 0x6; // PerfMonV2, 6 core counters
+        else
+            host.push_back(CpuidEntry{kLeafAmdPerfmonV2, 0, false, 0x3, 0x6, 0, 0});
+        CpuidTable guest = makeGuestCpuid(host, *makeSvmPolicy(), 0, 1);
+        CHECK((entry(guest, svm::kLeafExtendedFeatures).ecx & kExtendedEcxPerfCtrCore) == 0);
+        const CpuidEntry& v2 = entry(guest, kLeafAmdPerfmonV2);
+        CHECK((v2.eax | v2.ebx | v2.ecx | v2.edx) == 0);
     }
 }
 
