@@ -1,6 +1,8 @@
 #include "vmm/domain.h"
 
 #include "base/log.h"
+#include "firmware/firmware_boot.h"
+#include "firmware/hvm_info_table.h"
 #include "npt/guest_memory.h"
 #include "npt/phys_map.h"
 #include "vmm/boot_state.h"
@@ -20,6 +22,7 @@
 #include "vmm/kvm/xen_hvm.h"
 #include "vmm/xen/debug_keys.h"
 #include "vmm/xen/xen_events.h"
+#include "vmm/xen/xen_memory.h"
 #include "vmm/xen/xen_platform.h"
 
 #include <unistd.h>
@@ -89,8 +92,18 @@ Status Domain::build() {
 
     // Check the kernel before touching KVM, so that a bad kernel is reported
     // as such on any host.
-    const KernelSpec& k = spec_.kernel;
-    auto image = loadKernelFile(k.path, k.entryMode, k.loadAddress);
+    std::optional<firmware::FirmwareImage> firmware;
+    Result<KernelImage> image = makeError(ENOENT, "no kernel");
+    if (spec_.firmware) {
+        auto loaded = firmware::loadFirmware(*spec_.firmware);
+        if (!loaded.ok())
+            return loaded.error();
+        firmware = std::move(*loaded);
+        image = firmware->loader;
+    } else {
+        const KernelSpec& k = spec_.kernel;
+        image = loadKernelFile(k.path, k.entryMode, k.loadAddress);
+    }
     if (!image.ok())
         return image.error();
     BASALT_TRY(checkImageFits(*image, spec_.memoryBytes, spec_.mmioHoleStart));
@@ -157,7 +170,9 @@ Status Domain::build() {
         BASALT_TRY((*vcpu)->setCpuid(cpuid));
         vcpus_.push_back(std::move(*vcpu));
     }
-    BASALT_TRY(loadKernel(*image));
+    BASALT_TRY(loadKernel(*image, firmware ? &*firmware : nullptr));
+    if (firmware)
+        useFirmwareMemoryMap();
     tellXenAboutTsc(*vcpus_.front());
     BASALT_TRY(addCoreDevices());
     for (auto& vcpu : vcpus_)
@@ -165,7 +180,7 @@ Status Domain::build() {
     return {};
 }
 
-Status Domain::loadKernel(const KernelImage& image) {
+Status Domain::loadKernel(const KernelImage& image, const firmware::FirmwareImage* firmware) {
     for (const auto& segment : image.segments) {
         BASALT_TRY(memory_->loadImage(segment.gpa, segment.bytes));
         BASALT_TRY(memory_->fill(segment.gpa + segment.bytes.size(), 0,
@@ -179,11 +194,30 @@ Status Domain::loadKernel(const KernelImage& image) {
     auto boot = prepareBootState(image.mode, image.entry, spec_.vcpus, *reset, *memory_);
     if (!boot.ok())
         return boot.error();
-    if (spec_.kernel.bootProtocol == BootProtocol::HvmStartInfo) {
-        std::vector<RamRange> ram;
-        for (const auto& region : physMap_->regions())
-            if (region.kind == npt::RegionKind::Ram)
-                ram.push_back({region.gpa, region.size});
+    std::vector<RamRange> ram;
+    for (const auto& region : physMap_->regions())
+        if (region.kind == npt::RegionKind::Ram)
+            ram.push_back({region.gpa, region.size});
+    if (firmware) {
+        // As Xen's domain builder: modules and hvm_start_info after
+        // hvmloader, hvm_info_table at HVM_INFO_PADDR.
+        const uint64_t lowEnd = lowRamEnd(spec_.memoryBytes, spec_.mmioHoleStart);
+        auto placed = firmware::placeFirmware(*firmware, ram, lowEnd);
+        if (!placed.ok())
+            return placed.error();
+        for (const auto& piece : placed->pieces)
+            BASALT_TRY(memory_->loadImage(piece.gpa, piece.bytes));
+        firmware::HvmInfoLayout layout;
+        layout.vcpus = spec_.vcpus;
+        layout.lowRamEnd = physMap_->lowRamEnd();
+        if (spec_.memoryBytes > layout.lowRamEnd)
+            layout.highRamEnd = physMap_->highRamEnd();
+        auto table = firmware::buildHvmInfoTable(layout);
+        if (!table.ok())
+            return table.error();
+        BASALT_TRY(memory_->loadImage(table->gpa, table->bytes));
+        boot->regs.rbx = placed->startInfoGpa;
+    } else if (spec_.kernel.bootProtocol == BootProtocol::HvmStartInfo) {
         auto info =
             buildHvmStartInfo(image, ram, lowRamEnd(spec_.memoryBytes, spec_.mmioHoleStart));
         if (!info.ok())
@@ -194,6 +228,21 @@ Status Domain::loadKernel(const KernelImage& image) {
     BASALT_TRY(bsp.setSpecialRegisters(boot->sregs));
     BASALT_TRY(bsp.setRegisters(boot->regs));
     return {};
+}
+
+// XENMEM_memory_map as libxl sets it for hvmloader (firmwareMemoryMap).
+void Domain::useFirmwareMemoryMap() {
+    xen::XenMemory* memory = xen_->xenMemory();
+    if (!memory)
+        return;
+    std::vector<RamRange> ram;
+    for (const xen::E820Entry& entry : memory->e820())
+        if (entry.type == xen::kE820Ram)
+            ram.push_back({entry.addr, entry.size});
+    std::vector<xen::E820Entry> map;
+    for (const RamRange& range : firmware::firmwareMemoryMap(ram))
+        map.push_back({range.gpa, range.size, xen::kE820Ram});
+    memory->setE820(std::move(map));
 }
 
 void Domain::setUpXenPlatform() {

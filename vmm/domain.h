@@ -10,6 +10,7 @@
 #include "vmm/options.h"
 #include "vmm/vcpu_thread.h"
 #include "vmm/vendor_policy.h"
+#include "vmm/virtual_wire.h"
 #include "vmm/xen/hypercall.h"
 #include "vmm/xen/vcpu_context.h"
 
@@ -28,6 +29,9 @@ class Vm;
 class Vcpu;
 } // namespace kvm
 struct KernelImage;
+namespace firmware {
+struct FirmwareImage;
+}
 namespace xen {
 class XenPlatform;
 struct VcpuContext;
@@ -89,8 +93,10 @@ public:
 private:
     Domain(const DomainSpec& spec, uint16_t domid);
     Status build();
-    Status loadKernel(const KernelImage& image);
+    // `firmware`: hvmloader's modules, hvm_start_info and hvm_info_table too.
+    Status loadKernel(const KernelImage& image, const firmware::FirmwareImage* firmware);
     Status addCoreDevices();
+    void useFirmwareMemoryMap();
     Status addPlatformTimers();
     void setUpXenPlatform();
     void setUpKernelXen(); // KVM_CAP_XEN_HVM where the host has it
@@ -114,6 +120,7 @@ private:
     xen::HypercallStub hypercallStub_ = xen::HypercallStub::PortIo; // KVM_CAP_XEN_HVM or not
     std::unique_ptr<ioreq::IoreqServers> ioreqServers_;
     IoBus bus_;
+    VirtualWire virtualWire_; // vCPU 0's thread only
     std::vector<std::unique_ptr<kvm::Vcpu>> vcpus_;
     std::vector<std::unique_ptr<VcpuThread>> threads_;
 

@@ -64,6 +64,8 @@ std::string describeEmulationFailure(const kvm::Vcpu& vcpu, const kvm::InternalE
 } // namespace
 
 bool Domain::handleExit(kvm::Vcpu& vcpu, kvm::VcpuExit& exit) {
+    if (vcpu.id() == 0)
+        virtualWire_.poll(*vm_, vcpu); // hvmloader's PIC routing (virtual_wire.h)
     return std::visit(
         Overloaded{
             [&](kvm::IoExit& io) {

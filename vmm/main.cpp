@@ -3,6 +3,7 @@
 #include "base/log.h"
 #include "devmodel/host/dm_host.h"
 #include "devmodel/launcher/launcher.h"
+#include "firmware/hvmloader_keys.h"
 #include "vmm/control_socket.h"
 #include "vmm/domain.h"
 #include "vmm/exit_status.h"
@@ -180,8 +181,14 @@ Life runLife(const VmmOptions& options, DomainControl& control, unsigned life) {
     // Declared after the domain: it goes first (it holds a host event port).
     std::unique_ptr<XenstoreLink> xenstore;
     if (!options.xenstorePath.empty()) {
-        auto link = XenstoreLink::start(
-            **domain, {options.xenstorePath, options.domid, options.spec.name, {}});
+        XenstoreLink::Config linkConfig{
+            options.xenstorePath, options.domid, options.spec.name, {}, {}, true};
+        if (options.spec.firmware) {
+            linkConfig.extraKeys =
+                firmware::hvmloaderKeys(*options.spec.firmware, options.spec.mmioHoleStart);
+            linkConfig.reserveStorePage = false;
+        }
+        auto link = XenstoreLink::start(**domain, linkConfig);
         if (!link.ok()) {
             result.startError = link.error().message;
             return result;

@@ -246,6 +246,15 @@ Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
         ("kernel", po::value<std::string>(), "kernel to load: ELF or flat binary")
         ("firmware-override", po::value<std::string>(),
             "ELF32 to boot in hvmloader's place, with hvm_start_info in EBX (xl's firmware_override)")
+        ("firmware", po::value<std::string>(),
+            "boot through hvmloader into seabios or ovmf (xl's bios=/firmware=)")
+        ("bios", po::value<std::string>(), "the same as --firmware")
+        ("hvmloader", po::value<std::string>(),
+            "hvmloader to load (default /usr/lib/xen-4.17/boot/hvmloader)")
+        ("bios-path", po::value<std::string>(),
+            "firmware blob hvmloader gets as its module (default: Debian's seabios or ovmf)")
+        ("boot", po::value<std::string>(),
+            "firmware boot order, as xl's boot=: letters c (disk), d (CD-ROM), n, a (default cd)")
         ("entry", po::value<std::string>()->default_value("protected"),
             "entry mode of --kernel: real, protected or long")
         ("load-address", po::value<std::string>(), "load address of a flat --kernel")
@@ -336,7 +345,8 @@ Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
             if (vm.count(flag))
                 return makeError(EINVAL, std::string("--") + flag +
                                              " cannot be combined with --spec (the spec says it)");
-        for (const char* flag : {"kernel", "firmware-override", "load-address", "memory", "vcpus"})
+        for (const char* flag : {"kernel", "firmware-override", "load-address", "memory", "vcpus",
+                                 "firmware", "bios", "hvmloader", "bios-path", "boot"})
             if (vm.count(flag))
                 return makeError(EINVAL,
                                  std::string("--") + flag + " cannot be combined with --spec");
@@ -347,14 +357,36 @@ Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
         return options;
     }
 
-    if (vm.count("kernel") && vm.count("firmware-override"))
-        return makeError(EINVAL, "--kernel and --firmware-override are alternatives; give one");
-    if (!vm.count("kernel") && !vm.count("firmware-override"))
-        return makeError(
-            EINVAL, "nothing to run: give --kernel FILE, --firmware-override FILE or --spec FILE");
+    const bool firmware = vm.count("firmware") || vm.count("bios");
+    if (vm.count("firmware") && vm.count("bios"))
+        return makeError(EINVAL, "--firmware and --bios are the same option; give one");
+    if (vm.count("kernel") + vm.count("firmware-override") + (firmware ? 1 : 0) > 1)
+        return makeError(EINVAL, "--kernel, --firmware-override and --firmware are alternatives; "
+                                 "give one");
+    if (!vm.count("kernel") && !vm.count("firmware-override") && !firmware)
+        return makeError(EINVAL, "nothing to run: give --kernel FILE, --firmware-override FILE, "
+                                 "--firmware seabios|ovmf or --spec FILE");
+    for (const char* flag : {"hvmloader", "bios-path", "boot"})
+        if (vm.count(flag) && !firmware)
+            return makeError(EINVAL, std::string("--") + flag + " needs --firmware");
     DomainSpec& spec = options.spec;
     spec.name = vm["name"].as<std::string>();
-    if (vm.count("firmware-override")) {
+    if (firmware) {
+        const std::string name = vm[vm.count("firmware") ? "firmware" : "bios"].as<std::string>();
+        auto kind = biosKindFromName(name);
+        if (!kind)
+            return makeError(EINVAL, "--firmware '" + name + "' is not seabios or ovmf");
+        FirmwareSpec fw;
+        fw.bios = *kind;
+        fw.biosPath = *kind == BiosKind::Ovmf ? kDefaultOvmfPath : kDefaultSeaBiosPath;
+        if (vm.count("hvmloader"))
+            fw.loaderPath = vm["hvmloader"].as<std::string>();
+        if (vm.count("bios-path"))
+            fw.biosPath = vm["bios-path"].as<std::string>();
+        if (vm.count("boot"))
+            fw.bootOrder = vm["boot"].as<std::string>();
+        spec.firmware = std::move(fw);
+    } else if (vm.count("firmware-override")) {
         spec.kernel.path = vm["firmware-override"].as<std::string>();
         spec.kernel.bootProtocol = BootProtocol::HvmStartInfo;
     } else {

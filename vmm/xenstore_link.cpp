@@ -87,7 +87,8 @@ Result<std::unique_ptr<XenstoreLink>> XenstoreLink::start(Domain& domain, const 
     auto info = domain.physMap().region(*region);
     if (!info.ok())
         return info.error();
-    reserveInE820(*memory, gpa, kPageSize);
+    if (cfg.reserveStorePage)
+        reserveInE820(*memory, gpa, kPageSize);
 
     auto port = xen.events().channels().allocateHostPort({});
     if (!port.ok())
@@ -181,6 +182,8 @@ Status XenstoreLink::writeDomainKeys() {
     BASALT_TRY(client_.write(home_ + "/domid", std::to_string(domid)));
     BASALT_TRY(client_.write(home_ + "/name", config_.name));
     BASALT_TRY(client_.write(home_ + "/vm", vmPath_));
+    for (const auto& [key, value] : config_.extraKeys)
+        BASALT_TRY(client_.write(home_ + "/" + key, value));
     BASALT_TRY(client_.remove(vmPath_));
     BASALT_TRY(client_.mkdir(vmPath_));
     BASALT_TRY(

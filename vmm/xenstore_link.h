@@ -31,6 +31,8 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace basalt {
 
@@ -52,6 +54,12 @@ public:
         uint16_t domid = 1;
         std::string name;
         std::string uuid; // empty: a fresh random one
+        // Further keys below the home path (relative path, value), written
+        // with the others: what hvmloader reads (firmware/hvmloader_keys.h).
+        std::vector<std::pair<std::string, std::string>> extraKeys;
+        // false for hvmloader guests: hvmloader reserves the special pages
+        // itself, and libxl's memory map leaves them out.
+        bool reserveStorePage = true;
     };
 
     // Before the vCPUs start: the guest reads the HVM params at boot.

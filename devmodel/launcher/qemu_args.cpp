@@ -115,6 +115,9 @@ std::vector<std::string> buildQemuArgs(const DomainSpec& spec, const QemuArgsCon
     // The builder's RAM; QEMU allocates video RAM on top (populate_physmap).
     add(args, {"-m", std::to_string(spec.memoryBytes / boot::kMiB)});
 
+    // libxl passes the boot order only to firmware-booted guests.
+    if (spec.firmware)
+        add(args, {"-boot", "order=" + spec.firmware->bootOrder});
     for (const DiskSpec& disk : spec.disks)
         addDisk(args, disk);
     if (dm.platformDeviceId == kPlatformDeviceIdWindowsUpdate)

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <string_view>
 
 namespace basalt {
 
@@ -103,6 +104,26 @@ Status validateKernel(const DomainSpec& spec) {
     if (kernel.entryMode == EntryMode::Real && address >= boot::kRealModeLimit)
         return invalid("kernel load address " + hexString(address) +
                        " is not below 1 MiB, which real mode requires");
+    return {};
+}
+
+// hvmloader's files, and a boot order QEMU's -boot order= accepts for the
+// devices Basalt offers: a (floppy), c (disk), d (CD-ROM), n (network).
+Status validateFirmware(const FirmwareSpec& firmware) {
+    BASALT_TRY(validatePath(firmware.loaderPath, "hvmloader"));
+    BASALT_TRY(validatePath(firmware.biosPath, "firmware module"));
+    if (!biosKindFromName(biosKindName(firmware.bios)))
+        return invalid("the firmware kind is invalid; it must be seabios or ovmf");
+    const std::string& order = firmware.bootOrder;
+    if (order.empty() || order.size() > kMaxBootOrderLength)
+        return invalid("boot order '" + order.substr(0, kMaxBootOrderLength + 1) +
+                       "' must be 1 to " + std::to_string(kMaxBootOrderLength) + " letters");
+    for (size_t i = 0; i < order.size(); ++i) {
+        if (std::string_view("acdn").find(order[i]) == std::string_view::npos)
+            return invalid("boot order '" + order + "' may only hold the letters a, c, d and n");
+        if (order.find(order[i]) != i)
+            return invalid("boot order '" + order + "' names a device twice");
+    }
     return {};
 }
 
@@ -277,6 +298,23 @@ Status validateDisks(const DomainSpec& spec) {
 
 } // namespace
 
+const char* biosKindName(BiosKind kind) {
+    switch (kind) {
+    case BiosKind::SeaBios:
+        return "seabios";
+    case BiosKind::Ovmf:
+        return "ovmf";
+    }
+    return "invalid";
+}
+
+std::optional<BiosKind> biosKindFromName(const std::string& name) {
+    for (BiosKind kind : {BiosKind::SeaBios, BiosKind::Ovmf})
+        if (name == biosKindName(kind))
+            return kind;
+    return std::nullopt;
+}
+
 const char* vgaKindName(VgaKind kind) {
     switch (kind) {
     case VgaKind::Cirrus:
@@ -320,7 +358,10 @@ Status validateSpec(const DomainSpec& spec) {
     BASALT_TRY(validateName(spec.name));
     BASALT_TRY(validateMemory(spec));
     BASALT_TRY(validateVcpus(spec.vcpus));
-    BASALT_TRY(validateKernel(spec));
+    if (spec.firmware)
+        BASALT_TRY(validateFirmware(*spec.firmware));
+    else
+        BASALT_TRY(validateKernel(spec));
     if (spec.consoleLogPath)
         BASALT_TRY(validatePath(*spec.consoleLogPath, "console log"));
     BASALT_TRY(validateTestPorts(spec));

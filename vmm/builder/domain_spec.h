@@ -19,13 +19,23 @@
 //           cpus = <2>;                             // required, u32
 //           mmio-hole-start = <0x0 0xf0000000>;     // optional u64, default 0xF0000000
 //
-//           kernel {                                // required (until firmware boot)
+//           kernel {                                // one of kernel or firmware
 //               compatible = "basalt,kernel";       // required
 //               path = "/srv/guests/hello.elf";     // required, string (host path)
 //               entry-mode = "protected";           // required: "real"|"protected"|"long"
 //               load-address = <0x0 0x100000>;      // optional u64, flat binaries only
 //               boot-protocol = "hvm-start-info";   // optional: "direct" (default) or
 //                                                   // "hvm-start-info" (firmware_override)
+//           };
+//
+//           firmware {                              // one of kernel or firmware:
+//               compatible = "basalt,hvmloader";    // hvmloader boots SeaBIOS or OVMF
+//               path = "/usr/lib/xen-4.17/boot/hvmloader"; // required, ELF32
+//               bios = "seabios";                   // required: "seabios" or "ovmf"
+//               bios-path = "/usr/share/seabios/bios-256k.bin"; // required: hvmloader's
+//                                                   // "firmware" module
+//               boot-order = "cd";                  // optional: QEMU's -boot order=,
+//                                                   // letters a c d n (default "cd")
 //           };
 //
 //           console {                               // optional
@@ -81,11 +91,9 @@
 //   need a device-model node (QEMU's IDE serves them).
 //
 // Room reserved for later issues (children of /domain, not accepted yet):
-//   firmware { compatible = "basalt,hvmloader"; path; bios = "seabios"|"ovmf"; ... };
 //   platform { <key> = "<value>"; ... };         // xe platform:... keys
 //   disk@N   backend-type (PV backends), more vdev kinds (xvd*, sd*)
 //   vif@N    { compatible = "basalt,vif"; mac; bridge; ... };
-// A domain booted from firmware will carry `firmware` instead of `kernel`.
 
 #include "base/result.h"
 #include "vmm/builder/boot_layout.h"
@@ -184,12 +192,32 @@ const char* diskDevTypeName(DiskDevType type);
 // "hda" -> 0 ... "hdd" -> 3; nullopt for anything else.
 std::optional<uint32_t> ideIndexFromVdev(const std::string& vdev);
 
+// hvmloader and the firmware it loads (DESIGN.md decision 3, firmware/).
+enum class BiosKind : uint8_t { SeaBios, Ovmf };
+constexpr const char* kDefaultHvmloaderPath = "/usr/lib/xen-4.17/boot/hvmloader";
+constexpr const char* kDefaultSeaBiosPath = "/usr/share/seabios/bios-256k.bin";
+constexpr const char* kDefaultOvmfPath = "/usr/share/ovmf/OVMF.fd";
+constexpr const char* kDefaultBootOrder = "cd"; // libxl's default
+constexpr size_t kMaxBootOrderLength = 4;       // a, c, d, n once each
+
+struct FirmwareSpec {
+    std::string loaderPath = kDefaultHvmloaderPath;
+    BiosKind bios = BiosKind::SeaBios;
+    std::string biosPath = kDefaultSeaBiosPath;
+    std::string bootOrder = kDefaultBootOrder;
+
+    bool operator==(const FirmwareSpec&) const = default;
+};
+const char* biosKindName(BiosKind kind);
+std::optional<BiosKind> biosKindFromName(const std::string& name);
+
 struct DomainSpec {
     std::string name;
     uint64_t memoryBytes = 0;
     uint32_t vcpus = 1;
     uint64_t mmioHoleStart = boot::kDefaultMmioHoleStart;
-    KernelSpec kernel;
+    KernelSpec kernel; // unused (empty path) when firmware is set
+    std::optional<FirmwareSpec> firmware;
     std::optional<std::string> consoleLogPath;
     std::optional<uint16_t> testExitPort;
     std::optional<uint16_t> testDirtyPort;

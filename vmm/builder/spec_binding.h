@@ -12,10 +12,12 @@ constexpr const char* kConsoleCompatible = "basalt,console";
 constexpr const char* kTestCompatible = "basalt,test";
 constexpr const char* kDeviceModelCompatible = "basalt,qemu";
 constexpr const char* kDiskCompatible = "basalt,vbd";
+constexpr const char* kFirmwareCompatible = "basalt,hvmloader";
 
 constexpr const char* kDomainNode = "domain";
 constexpr const char* kKernelNode = "kernel";
 constexpr const char* kConsoleNode = "console";
+constexpr const char* kFirmwareNode = "firmware";
 constexpr const char* kTestNode = "test";
 constexpr const char* kDeviceModelNode = "device-model";
 constexpr const char* kDiskNodePrefix = "disk@"; // disk@N
@@ -43,6 +45,9 @@ constexpr const char* kFormatProp = "format";
 constexpr const char* kVdevProp = "vdev";
 constexpr const char* kAccessProp = "access";
 constexpr const char* kDevTypeProp = "devtype";
+constexpr const char* kBiosProp = "bios";
+constexpr const char* kBiosPathProp = "bios-path";
+constexpr const char* kBootOrderProp = "boot-order";
 
 // String values of the device-model and disk properties.
 constexpr const char* kSerialNone = "none";

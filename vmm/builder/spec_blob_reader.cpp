@@ -271,6 +271,41 @@ Result<KernelSpec> readKernel(const void* fdt, int node, const std::string& path
     return kernel;
 }
 
+Result<FirmwareSpec> readFirmware(const void* fdt, int node, const std::string& path) {
+    using namespace spec;
+    auto props = NodeProperties::read(
+        fdt, node, path, {kCompatibleProp, kPathProp, kBiosProp, kBiosPathProp, kBootOrderProp});
+    if (!props)
+        return props.error();
+    BASALT_TRY(props->expectCompatible(kFirmwareCompatible));
+    BASALT_TRY(expectNoChildren(fdt, node, path));
+
+    FirmwareSpec firmware;
+    auto loader = props->string(kPathProp);
+    if (!loader)
+        return loader.error();
+    firmware.loaderPath = std::move(*loader);
+    auto biosName = props->string(kBiosProp);
+    if (!biosName)
+        return biosName.error();
+    auto bios = biosKindFromName(*biosName);
+    if (!bios)
+        return specError("property 'bios' in " + path + " is " + quoted(*biosName) +
+                         "; it must be 'seabios' or 'ovmf'");
+    firmware.bios = *bios;
+    auto biosPath = props->string(kBiosPathProp);
+    if (!biosPath)
+        return biosPath.error();
+    firmware.biosPath = std::move(*biosPath);
+    if (props->has(kBootOrderProp)) {
+        auto order = props->string(kBootOrderProp);
+        if (!order)
+            return order.error();
+        firmware.bootOrder = std::move(*order);
+    }
+    return firmware;
+}
+
 Result<std::string> readConsoleLogPath(const void* fdt, int node, const std::string& path) {
     auto props = NodeProperties::read(fdt, node, path, {spec::kCompatibleProp, spec::kLogPathProp});
     if (!props)
@@ -300,14 +335,15 @@ std::optional<uint32_t> diskIndexFromName(std::string_view name) {
 }
 
 struct DomainChildren {
-    std::array<int, 3> fixed;                    // kernel, console, device-model; -1 where absent
+    std::array<int, 4> fixed; // kernel, console, device-model, firmware; -1 where absent
     std::vector<std::pair<uint32_t, int>> disks; // (N, offset), ascending N
 };
 
 // The children of /domain: the fixed nodes once each, plus disk@N nodes.
 Result<DomainChildren> readDomainChildren(const void* fdt, int node, const std::string& path) {
     using namespace spec;
-    const std::array<const char*, 3> fixedNames = {kKernelNode, kConsoleNode, kDeviceModelNode};
+    const std::array<const char*, 4> fixedNames = {kKernelNode, kConsoleNode, kDeviceModelNode,
+                                                   kFirmwareNode};
     DomainChildren out;
     out.fixed.fill(-1);
     int child = fdt_first_subnode(fdt, node);
@@ -503,14 +539,21 @@ Status readDomain(const void* fdt, int node, const std::string& path, DomainSpec
     auto children = readDomainChildren(fdt, node, path);
     if (!children)
         return children.error();
-    const auto [kernelNode, consoleNode, deviceModelNode] = children->fixed;
-    const std::string kernelPath = childPath(path, kKernelNode);
-    if (kernelNode < 0)
-        return specError(path + " is missing required node '" + kKernelNode + "'");
-    auto kernel = readKernel(fdt, kernelNode, kernelPath);
-    if (!kernel)
-        return kernel.error();
-    out.kernel = std::move(*kernel);
+    const auto [kernelNode, consoleNode, deviceModelNode, firmwareNode] = children->fixed;
+    if ((kernelNode < 0) == (firmwareNode < 0))
+        return specError(path + " needs exactly one of the nodes '" + kKernelNode + "' and '" +
+                         kFirmwareNode + "'");
+    if (kernelNode >= 0) {
+        auto kernel = readKernel(fdt, kernelNode, childPath(path, kKernelNode));
+        if (!kernel)
+            return kernel.error();
+        out.kernel = std::move(*kernel);
+    } else {
+        auto firmware = readFirmware(fdt, firmwareNode, childPath(path, kFirmwareNode));
+        if (!firmware)
+            return firmware.error();
+        out.firmware = std::move(*firmware);
+    }
     if (consoleNode >= 0) {
         auto logPath = readConsoleLogPath(fdt, consoleNode, childPath(path, kConsoleNode));
         if (!logPath)

@@ -52,15 +52,25 @@ void writeSpec(FdtWriter& w, const DomainSpec& spec) {
     w.u32(spec::kCpusProp, spec.vcpus);
     w.u64(spec::kMmioHoleStartProp, spec.mmioHoleStart);
 
-    w.beginNode(spec::kKernelNode);
-    w.string(spec::kCompatibleProp, spec::kKernelCompatible);
-    w.string(spec::kPathProp, spec.kernel.path);
-    w.string(spec::kEntryModeProp, std::string(entryModeName(spec.kernel.entryMode)));
-    if (spec.kernel.loadAddress)
-        w.u64(spec::kLoadAddressProp, *spec.kernel.loadAddress);
-    if (spec.kernel.bootProtocol == BootProtocol::HvmStartInfo)
-        w.string(spec::kBootProtocolProp, "hvm-start-info");
-    w.endNode();
+    if (spec.firmware) {
+        w.beginNode(spec::kFirmwareNode);
+        w.string(spec::kCompatibleProp, spec::kFirmwareCompatible);
+        w.string(spec::kPathProp, spec.firmware->loaderPath);
+        w.string(spec::kBiosProp, biosKindName(spec.firmware->bios));
+        w.string(spec::kBiosPathProp, spec.firmware->biosPath);
+        w.string(spec::kBootOrderProp, spec.firmware->bootOrder);
+        w.endNode();
+    } else {
+        w.beginNode(spec::kKernelNode);
+        w.string(spec::kCompatibleProp, spec::kKernelCompatible);
+        w.string(spec::kPathProp, spec.kernel.path);
+        w.string(spec::kEntryModeProp, std::string(entryModeName(spec.kernel.entryMode)));
+        if (spec.kernel.loadAddress)
+            w.u64(spec::kLoadAddressProp, *spec.kernel.loadAddress);
+        if (spec.kernel.bootProtocol == BootProtocol::HvmStartInfo)
+            w.string(spec::kBootProtocolProp, "hvm-start-info");
+        w.endNode();
+    }
 
     if (spec.consoleLogPath) {
         w.beginNode(spec::kConsoleNode);

@@ -247,6 +247,33 @@ Result<uint64_t> Vcpu::tscKhz() const {
     return static_cast<uint64_t>(khz);
 }
 
+namespace {
+constexpr uint32_t kLapicRegisterAlign = 0x10;
+} // namespace
+
+Result<uint32_t> Vcpu::lapicRegister(uint32_t offset) const {
+    if (offset % kLapicRegisterAlign || offset + sizeof(uint32_t) > KVM_APIC_REG_SIZE)
+        return makeError(EINVAL, "LAPIC register offset " + std::to_string(offset));
+    kvm_lapic_state state{};
+    if (::ioctl(fd_.get(), KVM_GET_LAPIC, &state) < 0)
+        return errnoError("KVM_GET_LAPIC");
+    uint32_t value = 0;
+    std::memcpy(&value, state.regs + offset, sizeof value);
+    return value;
+}
+
+Status Vcpu::setLapicRegister(uint32_t offset, uint32_t value) {
+    if (offset % kLapicRegisterAlign || offset + sizeof(uint32_t) > KVM_APIC_REG_SIZE)
+        return makeError(EINVAL, "LAPIC register offset " + std::to_string(offset));
+    kvm_lapic_state state{};
+    if (::ioctl(fd_.get(), KVM_GET_LAPIC, &state) < 0)
+        return errnoError("KVM_GET_LAPIC");
+    std::memcpy(state.regs + offset, &value, sizeof value);
+    if (::ioctl(fd_.get(), KVM_SET_LAPIC, &state) < 0)
+        return errnoError("KVM_SET_LAPIC");
+    return {};
+}
+
 Result<uint64_t> Vcpu::readMsr(uint32_t index) const {
     // struct kvm_msrs has the same C++ flexible-array problem as kvm_cpuid2
     // (see cpuid_convert.h): use the kernel's layout, an 8-byte header then

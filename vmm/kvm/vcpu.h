@@ -45,6 +45,10 @@ public:
     Result<uint64_t> tscKhz() const;
     // Reads one MSR of the vCPU (KVM_GET_MSRS).
     Result<uint64_t> readMsr(uint32_t index) const;
+    // One 32-bit register of the in-kernel LAPIC at `offset` (APIC_LVT0 is
+    // 0x350), through KVM_GET_LAPIC / KVM_SET_LAPIC. The vCPU's own thread.
+    Result<uint32_t> lapicRegister(uint32_t offset) const;
+    Status setLapicRegister(uint32_t offset, uint32_t value);
 
     // Register dump for crash reports; never fails (says why if it cannot read).
     std::string dumpState() const;

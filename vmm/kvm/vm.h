@@ -43,6 +43,9 @@ public:
     // Pins of the in-kernel IOAPIC: GSIs at or above this cannot be raised.
     static constexpr uint32_t kIoapicPins = 24;
 
+    // One redirection-table entry of the in-kernel IOAPIC (KVM_GET_IRQCHIP).
+    Result<uint64_t> ioapicRedirection(uint32_t pin) const;
+
     Result<std::unique_ptr<Vcpu>> createVcpu(uint32_t id);
 
     int fd() const { return fd_.get(); }
