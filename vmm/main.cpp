@@ -171,7 +171,16 @@ struct Life {
 // down before returning, so a restart starts from nothing but the spec.
 Life runLife(const VmmOptions& options, DomainControl& control, unsigned life) {
     Life result;
-    auto domain = Domain::create(options.spec, options.domid);
+    // With a serial pty, the console log is the serial line, timestamped (the
+    // guest's console, as xl's); the debug port then goes to stdout only, so
+    // that two writers never interleave in one file.
+    const bool serialLog = options.spec.deviceModel &&
+                           options.spec.deviceModel->serial == SerialKind::Pty &&
+                           options.spec.consoleLogPath;
+    DomainSpec coreSpec = options.spec;
+    if (serialLog)
+        coreSpec.consoleLogPath.reset();
+    auto domain = Domain::create(coreSpec, options.domid);
     if (!domain.ok()) {
         result.startError = domain.error().message;
         return result;
