@@ -68,6 +68,14 @@ Result<std::unique_ptr<SerialConsole>> SerialConsole::start(const Config& config
         if (!c->log_)
             return errnoError("cannot open the console log '" + config.logPath + "'");
     }
+    // An attached terminal passes keys through unchanged (Ctrl-C goes to
+    // the guest); the destructor gives the terminal its settings back.
+    if (config.attach && ::isatty(STDIN_FILENO) && ::tcgetattr(STDIN_FILENO, &c->savedTty_) == 0) {
+        termios raw = c->savedTty_;
+        ::cfmakeraw(&raw);
+        if (::tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
+            c->restoreTty_ = true;
+    }
     c->stopEvent_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!c->stopEvent_)
         return errnoError("eventfd");
@@ -82,6 +90,8 @@ SerialConsole::~SerialConsole() {
         thread_.join();
     }
     flushLine();
+    if (restoreTty_)
+        ::tcsetattr(STDIN_FILENO, TCSANOW, &savedTty_);
 }
 
 void SerialConsole::flushLine() {
@@ -107,6 +117,22 @@ void SerialConsole::logBytes(const char* data, size_t size) {
     }
 }
 
+// What the guest wrote just before it stopped is already in the pty: QEMU
+// wrote it before it answered the guest's port write.
+void SerialConsole::drain() {
+    char buf[kReadChunk];
+    for (;;) {
+        ssize_t got = ::read(pty_.get(), buf, sizeof buf);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return; // EAGAIN: empty; EIO: QEMU has gone
+        if (config_.attach)
+            writeAll(STDOUT_FILENO, buf, static_cast<size_t>(got));
+        logBytes(buf, static_cast<size_t>(got));
+    }
+}
+
 void SerialConsole::run() {
     bool forwardInput = config_.attach;
     char buf[kReadChunk];
@@ -117,8 +143,10 @@ void SerialConsole::run() {
         int n = ::poll(fds, 3, -1);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 || (fds[0].revents & POLLIN))
+        if (n < 0 || (fds[0].revents & POLLIN)) {
+            drain();
             break;
+        }
         if (fds[1].revents & POLLIN) {
             ssize_t got = ::read(pty_.get(), buf, sizeof buf);
             if (got > 0) {

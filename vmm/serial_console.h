@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <string>
+#include <termios.h>
 #include <thread>
 
 namespace basalt {
@@ -31,6 +32,7 @@ public:
 private:
     SerialConsole() = default;
     void run();
+    void drain();
     void logBytes(const char* data, size_t size);
     void flushLine();
 
@@ -39,7 +41,8 @@ private:
     UniqueFd log_;
     UniqueFd stopEvent_;
     std::string line_;
-    bool atLineStart_ = true;
+    termios savedTty_{};
+    bool restoreTty_ = false;
     std::thread thread_;
 };
 
