@@ -386,6 +386,7 @@ Status Domain::addPlatformTimers() {
             ioreqServers_->broadcastTimeOffset(delta);
     };
     auto rtc = std::make_shared<Rtc>(std::move(rtcConfig));
+    rtc_ = rtc;
     BASALT_TRY(bus_.add(AddressSpace::Pio, Rtc::kBasePort, Rtc::kPortCount, rtc, "RTC/CMOS"));
     rtc->startTimerThread();
 

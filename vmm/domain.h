@@ -27,8 +27,10 @@ namespace kvm {
 class Hypervisor;
 class Vm;
 class Vcpu;
+struct IoExit;
 } // namespace kvm
 struct KernelImage;
+class Rtc;
 namespace firmware {
 struct FirmwareImage;
 }
@@ -97,6 +99,7 @@ private:
     Status loadKernel(const KernelImage& image, const firmware::FirmwareImage* firmware);
     Status addCoreDevices();
     void useFirmwareMemoryMap();
+    bool isDeviceModelCmos(const kvm::IoExit& io) const;
     Status addPlatformTimers();
     void setUpXenPlatform();
     void setUpKernelXen(); // KVM_CAP_XEN_HVM where the host has it
@@ -120,7 +123,8 @@ private:
     xen::HypercallStub hypercallStub_ = xen::HypercallStub::PortIo; // KVM_CAP_XEN_HVM or not
     std::unique_ptr<ioreq::IoreqServers> ioreqServers_;
     IoBus bus_;
-    VirtualWire virtualWire_; // vCPU 0's thread only
+    std::shared_ptr<Rtc> rtc_; // the CMOS beyond register 13 is QEMU's (Rtc)
+    VirtualWire virtualWire_;  // vCPU 0's thread only
     std::vector<std::unique_ptr<kvm::Vcpu>> vcpus_;
     std::vector<std::unique_ptr<VcpuThread>> threads_;
 

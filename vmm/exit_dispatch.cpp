@@ -2,6 +2,7 @@
 // domain. Everything a guest can trigger here is rate-limited in the log.
 
 #include "base/log.h"
+#include "vmm/devices/rtc.h"
 #include "vmm/domain.h"
 #include "vmm/exit_status.h"
 #include "vmm/ioreq/ioreq_servers.h"
@@ -10,6 +11,7 @@
 #include "vmm/xen/xen_platform.h"
 
 #include <cinttypes>
+#include <cstring>
 
 namespace basalt {
 
@@ -63,6 +65,12 @@ std::string describeEmulationFailure(const kvm::Vcpu& vcpu, const kvm::InternalE
 
 } // namespace
 
+bool Domain::isDeviceModelCmos(const kvm::IoExit& io) const {
+    return rtc_ && io.size == 1 && io.count == 1 && io.port >= Rtc::kBasePort &&
+           io.port < Rtc::kBasePort + Rtc::kPortCount &&
+           rtc_->belongsToDeviceModel(io.port - Rtc::kBasePort, io.isWrite, io.data[0]);
+}
+
 bool Domain::handleExit(kvm::Vcpu& vcpu, kvm::VcpuExit& exit) {
     if (vcpu.id() == 0)
         virtualWire_.poll(*vm_, vcpu); // hvmloader's PIC routing (virtual_wire.h)
@@ -75,6 +83,17 @@ bool Domain::handleExit(kvm::Vcpu& vcpu, kvm::VcpuExit& exit) {
                     return true;
                 }
                 // Core devices first; what they leave goes to the device model.
+                if (isDeviceModelCmos(io)) {
+                    if (io.isWrite && io.port == Rtc::kBasePort) // Xen latches it too
+                        bus_.handlePio(io.port, io.size, io.isWrite, io.count, io.data);
+                    auto outcome = ioreqServers_->handlePio(vcpu.id(), io.port, io.size, io.isWrite,
+                                                            io.count, io.data);
+                    if (outcome == ioreq::Outcome::Failed)
+                        return false;
+                    if (outcome == ioreq::Outcome::Unclaimed && !io.isWrite)
+                        std::memset(io.data, 0xFF, io.size); // no device model: open bus
+                    return true;
+                }
                 if (bus_.claimant(AddressSpace::Pio, io.port).empty()) {
                     auto outcome = ioreqServers_->handlePio(vcpu.id(), io.port, io.size, io.isWrite,
                                                             io.count, io.data);

@@ -404,6 +404,13 @@ void Rtc::writeData(uint8_t value) {
     }
 }
 
+bool Rtc::belongsToDeviceModel(uint64_t offset, bool isWrite, uint8_t value) const {
+    if (offset == 0)
+        return isWrite && (value & kIndexMask) >= kCoreCmosRegisters;
+    std::lock_guard lock(mutex_);
+    return index_ >= kCoreCmosRegisters;
+}
+
 void Rtc::read(uint64_t offset, std::span<uint8_t> data) {
     if (data.size() != 1) {
         LOG_RATELIMITED(Rtc, Warn, "RTC read of %zu bytes at port %#llx: only bytes", data.size(),

@@ -71,6 +71,14 @@ public:
     // Guest time minus host UTC, in seconds.
     int64_t offsetSeconds() const;
 
+    // Xen's vRTC owns CMOS registers 0-13 only (RTC_CMOS_SIZE in Xen's
+    // rtc.c); the rest of the CMOS (boot order, disk and memory sizes) is the
+    // device model's. True when this one-byte access must go to the device
+    // model: an index write of 14 or more (latched here too, as Xen does),
+    // and any data-port access while such an index is selected.
+    static constexpr uint8_t kCoreCmosRegisters = 14;
+    bool belongsToDeviceModel(uint64_t offset, bool isWrite, uint8_t value) const;
+
 private:
     int64_t guestNs() const;
     int64_t guestSecond() const;

@@ -263,7 +263,7 @@ TEST_CASE("spec blobs that break the binding", "[domain_spec]") {
     }
     SECTION("missing kernel node") {
         domain.children.clear();
-        CHECK(treeError(tree) == "/domain is missing required node 'kernel'");
+        CHECK(treeError(tree) == "/domain needs exactly one of the nodes 'kernel' and 'firmware'");
     }
     SECTION("bad entry mode") {
         kernel.set("entry-mode", str("v86"));

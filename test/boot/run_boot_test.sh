@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Boots generated media through hvmloader and SeaBIOS under basalt-vmm, with
+# QEMU as the device model and a private basalt-xenstored (suite boot).
+# usage: run_boot_test.sh MODE BASALT_VMM BASALT_XENSTORED MEDIA
+#   MODE disk:    MEDIA is a raw disk on hda; default boot order;
+#   MODE cdrom:   MEDIA is an ISO on the hdc CD-ROM, --boot d, with a blank
+#                 (unbootable) disk on hda, so only the order picks the CD;
+#   MODE missing: --bios-path names a file that does not exist: basalt-vmm
+#                 must fail with one error naming it, leave no QEMU and no
+#                 xenstore entries behind.
+# disk/cdrom: the boot sector's marker must be on QEMU's serial port (COM1)
+# and on basalt-vmm's console (port 0xE9), and basalt-vmm must exit 0 after
+# the guest's ACPI power-off (on_poweroff=destroy).
+set -uo pipefail
+mode=$1 vmm=$2 xenstored=$3 media=$4
+qemu=/usr/libexec/xen-qemu-system-i386
+marker="BASALT BOOT SECTOR OK"
+hvmloader=/usr/lib/xen-4.17/boot/hvmloader
+seabios=/usr/share/seabios/bios-256k.bin
+
+if [ ! -c /dev/kvm ] || [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+    echo "SKIP: /dev/kvm is not available; the boot tests need KVM"
+    exit 77
+fi
+for f in "$qemu" "$hvmloader" "$seabios"; do
+    if [ ! -e "$f" ]; then
+        echo "SKIP: $f is not installed (qemu-system-xen, xen-utils-4.17, seabios)"
+        exit 77
+    fi
+done
+xsread=$(command -v xenstore-ls || true)
+
+dir=$(mktemp -d)
+chmod 755 "$dir"
+xs_pid= vmm_pid=
+cleanup() {
+    [ -n "$vmm_pid" ] && kill "$vmm_pid" 2>/dev/null
+    [ -n "$xs_pid" ] && kill "$xs_pid" 2>/dev/null
+    wait 2>/dev/null
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+fail() {
+    echo "FAIL: $*"
+    echo "--- basalt-vmm stdout"; cat "$dir/out"
+    echo "--- stderr"; cat "$dir/err"
+    echo "--- serial"; cat "$dir/shot/serial.log" 2>/dev/null
+    exit 1
+}
+
+# QEMU runs unprivileged: what it opens for writing (xenstored's socket, the
+# serial log, the disks) is in a world-writable folder.
+mkdir -m 1777 "$dir/shot"
+sock="$dir/shot/xenstored.sock"
+(umask 0; exec "$xenstored" --socket "$sock" 2>"$dir/xenstored.log") &
+xs_pid=$!
+for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+[ -S "$sock" ] || { echo "basalt-xenstored did not start"; cat "$dir/xenstored.log"; exit 1; }
+chgrp basalt-qemu "$sock" && chmod 660 "$sock" ||
+    { echo "cannot open xenstored's socket to basalt-qemu (run scripts/setup)"; exit 1; }
+: >"$dir/out"
+: >"$dir/err"
+
+args=(--name boot-$mode --firmware seabios --memory 64 --xenstore "$sock"
+      --device-model qemu --vga stdvga --serial "file:$dir/shot/serial.log"
+      --dm-run-dir "$dir/run")
+case $mode in
+disk)
+    cp "$media" "$dir/shot/disk.img"
+    chmod 666 "$dir/shot/disk.img"
+    args+=(--disk "$dir/shot/disk.img,raw,hda,rw")
+    ;;
+cdrom)
+    cp "$media" "$dir/shot/cd.iso"
+    chmod 644 "$dir/shot/cd.iso"
+    truncate -s 1M "$dir/shot/blank.img"
+    chmod 666 "$dir/shot/blank.img"
+    args+=(--disk "$dir/shot/blank.img,raw,hda,rw" --disk "$dir/shot/cd.iso,raw,hdc,ro,devtype=cdrom"
+           --boot d)
+    ;;
+missing)
+    cp "$media" "$dir/shot/disk.img"
+    chmod 666 "$dir/shot/disk.img"
+    args+=(--disk "$dir/shot/disk.img,raw,hda,rw" --bios-path "$dir/no-such-bios.bin")
+    ;;
+*)
+    echo "unknown mode $mode"
+    exit 1
+    ;;
+esac
+
+timeout --kill-after=5 240 "$vmm" "${args[@]}" >"$dir/out" 2>"$dir/err" &
+vmm_pid=$!
+wait "$vmm_pid"
+status=$?
+vmm_pid=
+
+if [ "$mode" = missing ]; then
+    cat "$dir/err"
+    [ "$status" != 0 ] || fail "basalt-vmm succeeded without its firmware"
+    errors=$(grep -c "error" "$dir/err")
+    [ "$errors" = 1 ] || fail "expected exactly one error line, got $errors"
+    grep -q "no-such-bios.bin" "$dir/err" || fail "the error does not name the missing file"
+    [ ! -e "$dir/run/qemu-1.log" ] || fail "QEMU was started"
+    if [ -n "$xsread" ]; then
+        left=$(XENSTORED_PATH="$sock" "$xsread" /local/domain 2>/dev/null | grep -c . || true)
+        [ "$left" = 0 ] || fail "xenstore entries were left: $(XENSTORED_PATH="$sock" "$xsread" /local/domain)"
+    fi
+    echo "PASS boot_missing_firmware"
+    exit 0
+fi
+
+cat "$dir/out"
+grep -q "HVM Loader" "$dir/out" || fail "hvmloader did not print its banner"
+grep -q "SeaBIOS" "$dir/out" || fail "SeaBIOS did not start"
+grep -q "$marker" "$dir/shot/serial.log" || fail "no boot-sector marker on the serial port"
+grep -q "$marker" "$dir/out" || fail "no boot-sector marker on the 0xE9 console"
+[ "$status" = 0 ] || fail "basalt-vmm exited with status $status, expected 0 (on_poweroff=destroy)"
+if [ "$mode" = cdrom ]; then
+    grep -q "Booting from DVD/CD" "$dir/out" || fail "SeaBIOS did not boot the CD-ROM"
+    # --boot d reaches SeaBIOS through QEMU's CMOS: the blank disk is not tried.
+    ! grep -q "Booting from Hard Disk" "$dir/out" || fail "SeaBIOS tried the disk first (--boot d)"
+fi
+echo "PASS boot_${mode}_seabios"
+exit 0
