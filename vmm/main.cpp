@@ -1,6 +1,7 @@
 // basalt-vmm: the per-guest core process.
 
 #include "base/log.h"
+#include "base/unique_fd.h"
 #include "devmodel/host/dm_host.h"
 #include "devmodel/launcher/launcher.h"
 #include "firmware/hvmloader_keys.h"
@@ -17,8 +18,12 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fcntl.h>
 #include <mutex>
+#include <nlohmann/json.hpp>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 using namespace basalt;
@@ -26,6 +31,9 @@ using namespace basalt;
 namespace {
 
 BASALT_LOG_CATEGORY(Main, "vmm");
+
+// A control reply is one short JSON line.
+constexpr size_t kMaxControlReply = 64 * 1024;
 
 // The control socket outlives each life of the domain (a restart builds a new
 // one), so it talks to whichever domain is current, or to none in between.
@@ -160,6 +168,35 @@ struct DeviceModel {
     }
 };
 
+// basalt-vmm --control SOCKET --screenshot FILE.png: one request to a
+// running basalt-vmm's control socket.
+int requestScreenshot(const std::string& socketPath, const std::string& pngPath) {
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (!fd || socketPath.size() >= sizeof addr.sun_path)
+        return fail("cannot use the control socket '" + socketPath + "'");
+    std::memcpy(addr.sun_path, socketPath.c_str(), socketPath.size() + 1);
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+        return fail(errnoError("cannot connect to '" + socketPath + "'").message);
+    const std::string request =
+        nlohmann::json{{"command", "screenshot"}, {"path", pngPath}}.dump() + "\n";
+    if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(request.size()))
+        return fail(errnoError("cannot send to '" + socketPath + "'").message);
+    std::string reply;
+    char c;
+    while (reply.size() < kMaxControlReply && ::read(fd.get(), &c, 1) == 1 && c != '\n')
+        reply += c;
+    auto json = nlohmann::json::parse(reply, nullptr, false);
+    if (json.is_discarded() || !json.is_object())
+        return fail("no answer from basalt-vmm at '" + socketPath + "'");
+    if (!json.value("ok", false))
+        return fail(json.value("error", std::string("the screenshot failed")));
+    std::printf("%s\n", pngPath.c_str());
+    return 0;
+}
+
 struct Life {
     int status = kExitPoweredOff;
     bool restart = false;
@@ -266,6 +303,8 @@ int main(int argc, char** argv) {
     }
     for (const std::string& warning : options->warnings)
         std::fprintf(stderr, "basalt-vmm: warning: %s\n", warning.c_str());
+    if (!options->screenshotPath.empty())
+        return requestScreenshot(options->controlSocketPath, options->screenshotPath);
     if (!options->writeSpecPath.empty()) {
         auto blob = buildSpecBlob(options->spec);
         if (!blob.ok())

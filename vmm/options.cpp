@@ -7,6 +7,7 @@
 #include <boost/program_options.hpp>
 #include <cerrno>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -290,6 +291,9 @@ Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
         ("on-reboot", po::value<std::string>(),
             "destroy (default: exit 3), restart or preserve; --config's default is restart")
         ("on-crash", po::value<std::string>(), "destroy (default), restart or preserve")
+        ("screenshot", po::value<std::string>(),
+            "with --control SOCKET: ask the basalt-vmm serving SOCKET to save its screen as "
+            "FILE.png, then exit")
         ("console", po::value<std::string>(),
             "attach: with --serial pty, relay the guest's serial line to this terminal "
             "(Ctrl-] stops input)");
@@ -318,6 +322,17 @@ Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
     }
     if (vm.count("control"))
         options.controlSocketPath = vm["control"].as<std::string>();
+    // Client mode: no guest is described, only the running one is asked.
+    if (vm.count("screenshot")) {
+        if (options.controlSocketPath.empty())
+            return makeError(EINVAL, "--screenshot needs --control SOCKET of a running basalt-vmm");
+        std::error_code ec;
+        auto path = std::filesystem::absolute(vm["screenshot"].as<std::string>(), ec);
+        if (ec || vm["screenshot"].as<std::string>().empty())
+            return makeError(EINVAL, "--screenshot needs a file name");
+        options.screenshotPath = path.string();
+        return options;
+    }
     if (vm.count("write-spec"))
         options.writeSpecPath = vm["write-spec"].as<std::string>();
     if (vm.count("xenstore")) {

@@ -28,6 +28,7 @@ struct VmmOptions {
     std::string dmRunDir;                // empty: devmodel::kDefaultRunDir
     LifecyclePolicy lifecycle;           // --on-poweroff/--on-reboot/--on-crash, or --config
     bool consoleAttach = false;          // --console attach: relay the serial pty here
+    std::string screenshotPath;          // client mode: ask --control's VMM for a PNG
     std::vector<std::string> warnings;   // e.g. unknown keys of a --config file
     bool help = false;
     std::string helpText;
