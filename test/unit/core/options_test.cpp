@@ -69,3 +69,31 @@ TEST_CASE("--help returns the usage text", "[options]") {
     CHECK(o->help);
     CHECK(o->helpText.find("--kernel") != std::string::npos);
 }
+
+TEST_CASE("basalt-vmm --firmware boots through hvmloader", "[options]") {
+    auto o = parse({"--firmware", "seabios", "--boot", "dc", "--disk", "/tmp/a.iso,,hdc,cdrom"});
+    INFO((o.ok() ? std::string() : o.error().message));
+    REQUIRE(o.ok());
+    REQUIRE(o->spec.firmware);
+    CHECK(o->spec.firmware->bios == BiosKind::SeaBios);
+    CHECK(o->spec.firmware->loaderPath == kDefaultHvmloaderPath);
+    CHECK(o->spec.firmware->biosPath == kDefaultSeaBiosPath);
+    CHECK(o->spec.firmware->bootOrder == "dc");
+    CHECK(o->spec.kernel.path.empty());
+
+    auto ovmf = parse({"--bios", "ovmf", "--bios-path", "/tmp/OVMF.fd"});
+    REQUIRE(ovmf.ok());
+    CHECK(ovmf->spec.firmware->bios == BiosKind::Ovmf);
+    CHECK(ovmf->spec.firmware->biosPath == "/tmp/OVMF.fd");
+    CHECK(ovmf->spec.firmware->bootOrder == kDefaultBootOrder);
+
+    for (const auto& bad :
+         std::vector<std::vector<std::string>>{{"--firmware", "uefi"},
+                                               {"--firmware", "seabios", "--kernel", "/tmp/k.elf"},
+                                               {"--firmware", "seabios", "--bios", "seabios"},
+                                               {"--kernel", "/tmp/k.elf", "--boot", "c"},
+                                               {"--firmware", "seabios", "--boot", "x"},
+                                               {"--firmware", "seabios", "--boot", "cc"}}) {
+        CHECK_FALSE(parse(bad).ok());
+    }
+}
