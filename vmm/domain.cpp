@@ -95,6 +95,13 @@ Status Domain::build() {
     std::optional<firmware::FirmwareImage> firmware;
     Result<KernelImage> image = makeError(ENOENT, "no kernel");
     if (spec_.firmware) {
+        // hvmloader starts APs by INIT/SIPI to Xen's APIC IDs (2 x vCPU id,
+        // its LAPIC_ID()); this core's vCPUs have APIC ID = vCPU id, so an AP
+        // would never answer and hvmloader would spin forever.
+        if (spec_.vcpus > 1)
+            return makeError(ENOTSUP, "firmware boot (hvmloader) supports 1 vCPU for now: "
+                                      "hvmloader addresses APs by Xen's APIC IDs (2 x vCPU "
+                                      "id), which this core does not use yet");
         auto loaded = firmware::loadFirmware(*spec_.firmware);
         if (!loaded.ok())
             return loaded.error();
