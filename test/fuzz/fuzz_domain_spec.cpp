@@ -30,7 +30,7 @@ basalt::DomainSpec seedSpec() {
 namespace basalt::fuzz {
 
 std::vector<std::vector<uint8_t>> seeds() {
-    std::vector<DomainSpec> specs(4, seedSpec());
+    std::vector<DomainSpec> specs(5, seedSpec());
     specs[1].kernel.entryMode = EntryMode::Real;
     specs[1].kernel.loadAddress = 0x7C00;
     specs[1].memoryBytes = 1ull << 20;
@@ -56,6 +56,14 @@ std::vector<std::vector<uint8_t>> seeds() {
         {0, "/srv/a.img", DiskFormat::Qcow2, "hda", DiskAccess::ReadWrite, DiskDevType::Disk});
     specs[3].disks.push_back(
         {3, "", DiskFormat::Raw, "hdc", DiskAccess::ReadOnly, DiskDevType::Cdrom});
+
+    // Booted through hvmloader: a firmware node instead of the kernel.
+    specs[4].kernel = KernelSpec{};
+    specs[4].firmware = FirmwareSpec{};
+    specs[4].firmware->bios = BiosKind::Ovmf;
+    specs[4].firmware->biosPath = kDefaultOvmfPath;
+    specs[4].firmware->bootOrder = "dc";
+    specs[4].deviceModel = DeviceModelSpec{};
 
     std::vector<std::vector<uint8_t>> out;
     for (const DomainSpec& spec : specs) {
