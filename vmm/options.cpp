@@ -238,6 +238,19 @@ Status parseLifecycle(const po::variables_map& vm, VmmOptions& options) {
 
 } // namespace
 
+namespace {
+
+// hvmloader reads its settings from xenstore and stops at once without a
+// store ring ("rings != NULL" assertion), so say so before anything starts.
+Status checkFirmwareNeeds(const VmmOptions& options) {
+    if (options.spec.firmware && options.xenstorePath.empty() && options.writeSpecPath.empty())
+        return makeError(EINVAL, "firmware boot needs --xenstore SOCKET: hvmloader reads its "
+                                 "settings (hvmloader/bios, platform/*) from xenstore");
+    return {};
+}
+
+} // namespace
+
 Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
     po::options_description desc("basalt-vmm: runs one guest on KVM\n\nOptions");
     // clang-format off
@@ -369,6 +382,7 @@ Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
         if (!spec.ok())
             return spec.error();
         options.spec = std::move(*spec);
+        BASALT_TRY(checkFirmwareNeeds(options));
         return options;
     }
 
@@ -457,6 +471,7 @@ Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
     if (!parsed.ok())
         return parsed.error();
     options.spec = std::move(*parsed);
+    BASALT_TRY(checkFirmwareNeeds(options));
     return options;
 }
 
