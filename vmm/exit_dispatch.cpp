@@ -94,30 +94,26 @@ bool Domain::handleExit(kvm::Vcpu& vcpu, kvm::VcpuExit& exit) {
                         std::memset(io.data, 0xFF, io.size); // no device model: open bus
                     return true;
                 }
-                if (bus_.claimant(AddressSpace::Pio, io.port).empty()) {
-                    auto outcome = ioreqServers_->handlePio(vcpu.id(), io.port, io.size, io.isWrite,
-                                                            io.count, io.data);
-                    if (outcome == ioreq::Outcome::Failed)
-                        return false;
-                    if (outcome == ioreq::Outcome::Handled)
-                        return true;
-                }
-                bus_.handlePio(io.port, io.size, io.isWrite, io.count, io.data);
+                if (bus_.tryHandlePio(io.port, io.size, io.isWrite, io.count, io.data))
+                    return true;
+                auto outcome = ioreqServers_->handlePio(vcpu.id(), io.port, io.size, io.isWrite,
+                                                        io.count, io.data);
+                if (outcome == ioreq::Outcome::Failed)
+                    return false;
+                if (outcome == ioreq::Outcome::Unclaimed)
+                    bus_.unclaimedPio(io.port, io.size, io.isWrite, io.count, io.data);
                 return true;
             },
             [&](kvm::MmioExit& mmio) {
-                if (bus_.claimant(AddressSpace::Mmio, mmio.gpa).empty()) {
-                    auto outcome = ioreqServers_->handleMmio(vcpu.id(), mmio.gpa, mmio.len,
-                                                             mmio.isWrite, mmio.data);
-                    if (outcome == ioreq::Outcome::Failed)
-                        return false;
-                    if (outcome == ioreq::Outcome::Handled)
-                        return true;
-                }
-                if (mmio.isWrite)
-                    bus_.write(AddressSpace::Mmio, mmio.gpa, {mmio.data, mmio.len});
-                else
-                    bus_.read(AddressSpace::Mmio, mmio.gpa, {mmio.data, mmio.len});
+                std::span<uint8_t> data(mmio.data, mmio.len);
+                if (bus_.tryAccess(AddressSpace::Mmio, mmio.gpa, mmio.isWrite, data))
+                    return true;
+                auto outcome = ioreqServers_->handleMmio(vcpu.id(), mmio.gpa, mmio.len,
+                                                         mmio.isWrite, mmio.data);
+                if (outcome == ioreq::Outcome::Failed)
+                    return false;
+                if (outcome == ioreq::Outcome::Unclaimed)
+                    bus_.unclaimedAccess(AddressSpace::Mmio, mmio.gpa, mmio.isWrite, data);
                 return true;
             },
             [&](kvm::MsrExit& msr) {

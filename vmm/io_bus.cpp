@@ -129,17 +129,16 @@ void IoBus::write(AddressSpace space, uint64_t address, std::span<const uint8_t>
 
 void IoBus::handlePio(uint16_t port, uint8_t size, bool isWrite, uint32_t count,
                       uint8_t* data) const {
+    if (!tryHandlePio(port, size, isWrite, count, data))
+        unclaimedPio(port, size, isWrite, count, data);
+}
+
+bool IoBus::tryHandlePio(uint16_t port, uint8_t size, bool isWrite, uint32_t count,
+                         uint8_t* data) const {
     uint64_t offset = 0;
     auto device = find(AddressSpace::Pio, port, size, offset);
-    if (!device) {
-        // One log line per exit, even for a long rep ins/outs.
-        std::span<uint8_t> all(data, static_cast<size_t>(count) * size);
-        if (isWrite)
-            unclaimedWrite(AddressSpace::Pio, port, all.first(size));
-        else
-            unclaimedRead(AddressSpace::Pio, port, all);
-        return;
-    }
+    if (!device)
+        return false;
     for (uint32_t i = 0; i < count; ++i) {
         std::span<uint8_t> item(data + static_cast<size_t>(i) * size, size);
         if (isWrite)
@@ -147,6 +146,38 @@ void IoBus::handlePio(uint16_t port, uint8_t size, bool isWrite, uint32_t count,
         else
             device->read(offset, item);
     }
+    return true;
+}
+
+void IoBus::unclaimedPio(uint16_t port, uint8_t size, bool isWrite, uint32_t count,
+                         uint8_t* data) const {
+    // One log line per exit, even for a long rep ins/outs.
+    std::span<uint8_t> all(data, static_cast<size_t>(count) * size);
+    if (isWrite)
+        unclaimedWrite(AddressSpace::Pio, port, all.first(size));
+    else
+        unclaimedRead(AddressSpace::Pio, port, all);
+}
+
+bool IoBus::tryAccess(AddressSpace space, uint64_t address, bool isWrite,
+                      std::span<uint8_t> data) const {
+    uint64_t offset = 0;
+    auto device = find(space, address, data.size(), offset);
+    if (!device)
+        return false;
+    if (isWrite)
+        device->write(offset, data);
+    else
+        device->read(offset, data);
+    return true;
+}
+
+void IoBus::unclaimedAccess(AddressSpace space, uint64_t address, bool isWrite,
+                            std::span<uint8_t> data) const {
+    if (isWrite)
+        unclaimedWrite(space, address, data);
+    else
+        unclaimedRead(space, address, data);
 }
 
 } // namespace basalt

@@ -43,6 +43,18 @@ public:
     // repeat the same port), laid out back to back in `data`.
     void handlePio(uint16_t port, uint8_t size, bool isWrite, uint32_t count, uint8_t* data) const;
 
+    // The exit path's forms, one lookup each: handled by a core device
+    // (true), or left untouched and unlogged for the device model (false).
+    // What nobody takes then goes to the unclaimed* calls.
+    bool tryHandlePio(uint16_t port, uint8_t size, bool isWrite, uint32_t count,
+                      uint8_t* data) const;
+    bool tryAccess(AddressSpace space, uint64_t address, bool isWrite,
+                   std::span<uint8_t> data) const;
+    void unclaimedPio(uint16_t port, uint8_t size, bool isWrite, uint32_t count,
+                      uint8_t* data) const;
+    void unclaimedAccess(AddressSpace space, uint64_t address, bool isWrite,
+                         std::span<uint8_t> data) const;
+
     // The name of the device claiming `address`, or empty.
     std::string claimant(AddressSpace space, uint64_t address) const;
 
