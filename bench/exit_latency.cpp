@@ -6,7 +6,8 @@
 // and exits through port 0xF4. The time between 'S' and 'E' arriving on the
 // VMM's stdout is the loop. Two loop lengths (N1 < N2) cancel the fixed cost
 // of the markers: µs/exit = (t(N2) - t(N1)) / (N2 - N1). Each figure is the
-// median of several runs. Prints both and the ratio Basalt/QEMU.
+// median of several runs, the two VMMs' runs interleaved. Prints both and the
+// ratio Basalt/QEMU.
 
 #include "bench/loop_timer.h"
 
@@ -34,26 +35,25 @@ int main(int argc, char** argv) {
         return 77;
     }
 
-    auto basalt = microsPerExit(
-        images,
-        [&](const std::string& image) {
-            return std::vector<std::string>{vmm,       "--kernel",         image,
-                                            "--entry", "protected",        "--memory",
-                                            "16",      "--test-exit-port", "0xf4"};
-        },
-        "basalt");
-    auto qemuMicros = microsPerExit(
-        images,
-        [&](const std::string& image) {
-            return std::vector<std::string>{
-                qemu,       "-accel", "kvm",       "-m",    "16",      "-nodefaults",
-                "-display", "none",   "-debugcon", "stdio", "-device", "isa-debug-exit,iobase=0xf4",
-                "-kernel",  image};
-        },
-        "qemu");
-    if (!basalt || !qemuMicros)
+    std::vector<Contender> contenders{
+        {"basalt",
+         [&](const std::string& image) {
+             return std::vector<std::string>{vmm,       "--kernel",         image,
+                                             "--entry", "protected",        "--memory",
+                                             "16",      "--test-exit-port", "0xf4"};
+         }},
+        {"qemu", [&](const std::string& image) {
+             return std::vector<std::string>{qemu,       "-accel",  "kvm",
+                                             "-m",       "16",      "-nodefaults",
+                                             "-display", "none",    "-debugcon",
+                                             "stdio",    "-device", "isa-debug-exit,iobase=0xf4",
+                                             "-kernel",  image};
+         }}};
+    auto micros = compareMicrosPerExit(images, contenders);
+    if (micros.size() != 2)
         return 1;
-    std::printf("basalt: %.2f us/exit\nqemu:   %.2f us/exit\nratio basalt/qemu: %.2f\n", *basalt,
-                *qemuMicros, *basalt / *qemuMicros);
+    const double basalt = micros[0], qemuMicros = micros[1];
+    std::printf("basalt: %.2f us/exit\nqemu:   %.2f us/exit\nratio basalt/qemu: %.2f\n", basalt,
+                qemuMicros, basalt / qemuMicros);
     return 0;
 }

@@ -93,45 +93,43 @@ int main(int argc, char** argv) {
         return 1;
     }
 
-    auto basalt = microsPerExit(
-        images,
-        [&](const std::string& image) {
-            return std::vector<std::string>{vmm,
-                                            "--kernel",
-                                            image,
-                                            "--entry",
-                                            "protected",
-                                            "--memory",
-                                            "16",
-                                            "--test-exit-port",
-                                            "0xf4",
-                                            "--xenstore",
-                                            xenstored.socket(),
-                                            "--device-model",
-                                            "qemu",
-                                            "--vga",
-                                            "none",
-                                            "--serial",
-                                            "file:/dev/null"};
-        },
-        "basalt");
-    auto qemuMicros = microsPerExit(
-        images,
-        [&](const std::string& image) {
-            return std::vector<std::string>{qemu,        "-accel",
-                                            "kvm",       "-m",
-                                            "16",        "-nodefaults",
-                                            "-display",  "none",
-                                            "-serial",   "null",
-                                            "-debugcon", "stdio",
-                                            "-device",   "isa-debug-exit,iobase=0xf4",
-                                            "-kernel",   image};
-        },
-        "qemu");
-    if (!basalt || !qemuMicros)
+    std::vector<Contender> contenders{{"basalt",
+                                       [&](const std::string& image) {
+                                           return std::vector<std::string>{vmm,
+                                                                           "--kernel",
+                                                                           image,
+                                                                           "--entry",
+                                                                           "protected",
+                                                                           "--memory",
+                                                                           "16",
+                                                                           "--test-exit-port",
+                                                                           "0xf4",
+                                                                           "--xenstore",
+                                                                           xenstored.socket(),
+                                                                           "--device-model",
+                                                                           "qemu",
+                                                                           "--vga",
+                                                                           "none",
+                                                                           "--serial",
+                                                                           "file:/dev/null"};
+                                       }},
+                                      {"qemu", [&](const std::string& image) {
+                                           return std::vector<std::string>{
+                                               qemu,        "-accel",
+                                               "kvm",       "-m",
+                                               "16",        "-nodefaults",
+                                               "-display",  "none",
+                                               "-serial",   "null",
+                                               "-debugcon", "stdio",
+                                               "-device",   "isa-debug-exit,iobase=0xf4",
+                                               "-kernel",   image};
+                                       }}};
+    auto micros = compareMicrosPerExit(images, contenders);
+    if (micros.size() != 2)
         return 1;
+    const double basalt = micros[0], qemuMicros = micros[1];
     std::printf("basalt (ioreq to QEMU): %.2f us/read\nqemu (in-process):      %.2f us/read\n"
                 "ratio basalt/qemu: %.2f (goal: at most 1.5)\n",
-                *basalt, *qemuMicros, *basalt / *qemuMicros);
+                basalt, qemuMicros, basalt / qemuMicros);
     return 0;
 }

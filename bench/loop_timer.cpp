@@ -54,25 +54,32 @@ std::optional<double> timeLoop(const std::vector<std::string>& argv) {
     return std::chrono::duration<double>(*end - *start).count();
 }
 
-std::optional<double> microsPerExit(const LoopImages& images, const ArgvForImage& argvFor,
-                                    const char* label) {
-    std::vector<double> shortRuns, longRuns;
+std::vector<double> compareMicrosPerExit(const LoopImages& images,
+                                         const std::vector<Contender>& contenders) {
+    std::vector<std::vector<double>> shortRuns(contenders.size()), longRuns(contenders.size());
     for (int i = 0; i < images.runs; ++i) {
-        auto s = timeLoop(argvFor(images.shortImage));
-        auto l = timeLoop(argvFor(images.longImage));
-        if (!s || !l) {
-            std::fprintf(stderr, "%s run %d did not print both markers\n", label, i);
-            return std::nullopt;
+        for (size_t c = 0; c < contenders.size(); ++c) {
+            auto s = timeLoop(contenders[c].argvFor(images.shortImage));
+            auto l = timeLoop(contenders[c].argvFor(images.longImage));
+            if (!s || !l) {
+                std::fprintf(stderr, "%s run %d did not print both markers\n", contenders[c].label,
+                             i);
+                return {};
+            }
+            shortRuns[c].push_back(*s);
+            longRuns[c].push_back(*l);
         }
-        shortRuns.push_back(*s);
-        longRuns.push_back(*l);
     }
-    double perExit =
-        (*median(longRuns) - *median(shortRuns)) / double(images.longCount - images.shortCount);
-    std::printf("%-6s loop of %ld exits: %.3f s, of %ld exits: %.3f s (medians of %d)\n", label,
-                images.shortCount, *median(shortRuns), images.longCount, *median(longRuns),
-                images.runs);
-    return perExit * 1e6;
+    std::vector<double> micros;
+    for (size_t c = 0; c < contenders.size(); ++c) {
+        double shortMedian = *median(shortRuns[c]), longMedian = *median(longRuns[c]);
+        std::printf("%-6s loop of %ld exits: %.3f s, of %ld exits: %.3f s (medians of %d)\n",
+                    contenders[c].label, images.shortCount, shortMedian, images.longCount,
+                    longMedian, images.runs);
+        micros.push_back((longMedian - shortMedian) / double(images.longCount - images.shortCount) *
+                         1e6);
+    }
+    return micros;
 }
 
 } // namespace basalt::bench

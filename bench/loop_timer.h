@@ -23,8 +23,15 @@ using ArgvForImage = std::function<std::vector<std::string>(const std::string& i
 // Runs `argv` and returns the seconds between the 'S' and 'E' bytes on its stdout.
 std::optional<double> timeLoop(const std::vector<std::string>& argv);
 
-// Median µs per exit for one VMM; prints the raw medians under `label`.
-std::optional<double> microsPerExit(const LoopImages& images, const ArgvForImage& argvFor,
-                                    const char* label);
+struct Contender {
+    const char* label;
+    ArgvForImage argvFor;
+};
+
+// Median µs per exit of each contender, measured interleaved (run i of every
+// contender before run i + 1 of any), so that drift in the machine's load
+// during the measurement weighs on all of them alike. Empty on failure.
+std::vector<double> compareMicrosPerExit(const LoopImages& images,
+                                         const std::vector<Contender>& contenders);
 
 } // namespace basalt::bench
