@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # Boots generated media through hvmloader and SeaBIOS under basalt-vmm, with
 # QEMU as the device model and a private basalt-xenstored (suite boot).
-# usage: run_boot_test.sh MODE BASALT_VMM BASALT_XENSTORED MEDIA
+# usage: run_boot_test.sh MODE BASALT_VMM BASALT_XENSTORED MEDIA [CHECK_SCREEN]
 #   MODE disk:    MEDIA is a raw disk on hda; default boot order;
 #   MODE cdrom:   MEDIA is an ISO on the hdc CD-ROM, --boot d, with a blank
 #                 (unbootable) disk on hda, so only the order picks the CD;
 #   MODE missing: --bios-path names a file that does not exist: basalt-vmm
 #                 must fail with one error naming it, leave no QEMU and no
-#                 xenstore entries behind.
+#                 xenstore entries behind;
+#   MODE banner-stdvga, banner-cirrus: a blank disk, so SeaBIOS stops at "No
+#                 bootable device" with its banner on the screen; a QMP
+#                 screendump, converted to PNG, must show "SeaBIOS" (OCR, with
+#                 CHECK_SCREEN = test/guests/devmodel/check_screen.sh).
 # disk/cdrom: the boot sector's marker must be on QEMU's serial port (COM1)
 # and on basalt-vmm's console (port 0xE9), and basalt-vmm must exit 0 after
 # the guest's ACPI power-off (on_poweroff=destroy).
 set -uo pipefail
-mode=$1 vmm=$2 xenstored=$3 media=$4
+mode=$1 vmm=$2 xenstored=$3 media=$4 check_screen=${5:-}
+vga=stdvga
+case $mode in banner-*) vga=${mode#banner-} ;; esac
 qemu=/usr/libexec/xen-qemu-system-i386
 marker="BASALT BOOT SECTOR OK"
 hvmloader=/usr/lib/xen-4.17/boot/hvmloader
@@ -62,7 +68,7 @@ chgrp basalt-qemu "$sock" && chmod 660 "$sock" ||
 : >"$dir/err"
 
 args=(--name boot-$mode --firmware seabios --memory 64 --xenstore "$sock"
-      --device-model qemu --vga stdvga --serial "file:$dir/shot/serial.log"
+      --device-model qemu --vga "$vga" --serial "file:$dir/shot/serial.log"
       --dm-run-dir "$dir/run")
 case $mode in
 disk)
@@ -78,6 +84,11 @@ cdrom)
     args+=(--disk "$dir/shot/blank.img,raw,hda,rw" --disk "$dir/shot/cd.iso,raw,hdc,ro,devtype=cdrom"
            --boot d)
     ;;
+banner-*)
+    truncate -s 1M "$dir/shot/blank.img"
+    chmod 666 "$dir/shot/blank.img"
+    args+=(--disk "$dir/shot/blank.img,raw,hda,rw")
+    ;;
 missing)
     cp "$media" "$dir/shot/disk.img"
     chmod 666 "$dir/shot/disk.img"
@@ -91,6 +102,22 @@ esac
 
 timeout --kill-after=5 240 "$vmm" "${args[@]}" >"$dir/out" 2>"$dir/err" &
 vmm_pid=$!
+
+if [[ $mode == banner-* ]]; then
+    for _ in $(seq 1800); do
+        grep -q "No bootable device" "$dir/out" && break
+        kill -0 "$vmm_pid" 2>/dev/null || fail "basalt-vmm stopped before SeaBIOS gave up booting"
+        sleep 0.1
+    done
+    grep -q "No bootable device" "$dir/out" || fail "SeaBIOS did not reach 'No bootable device'"
+    # QEMU runs unprivileged and writes the screendump itself.
+    "$check_screen" "$dir/run/qemu-1/qmp.sock" "$dir/shot/screen.png" "SeaBIOS"
+    rc=$?
+    [ "$rc" = 77 ] && exit 77
+    [ "$rc" = 0 ] || fail "the $vga screen does not show SeaBIOS's banner"
+    echo "PASS boot_banner_$vga"
+    exit 0
+fi
 wait "$vmm_pid"
 status=$?
 vmm_pid=
