@@ -161,6 +161,8 @@ struct DeviceModel {
     }
 
     void stop() {
+        if (host)
+            host->expectExit();
         if (qemu)
             qemu->stop();
         if (host)

@@ -109,7 +109,9 @@ Result<std::unique_ptr<Host>> Host::start(HostServices services,
 void Host::deviceModelDied(const std::string& reason) {
     if (dead_.exchange(true))
         return;
-    LOG(DmServe, Error, "device model %s", reason.c_str());
+    // The launcher's reasons name the device model already.
+    const char* subject = reason.starts_with("device model") ? "" : "device model ";
+    LOG(DmServe, Error, "%s%s", subject, reason.c_str());
     if (services_.ioreq)
         services_.ioreq->release(reason);
     if (!stopping_.load() && died_)
@@ -148,7 +150,9 @@ void Host::serve() {
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             continue;
         if (n <= 0) {
-            if (!stopping_.load())
+            if (n == 0 && expectingExit_.load())
+                LOG(DmServe, Info, "device model closed its connection on its way out");
+            else if (!stopping_.load())
                 deviceModelDied(n == 0 ? "closed its connection"
                                        : "connection failed: " + std::string(strerror(errno)));
             return;

@@ -51,6 +51,9 @@ public:
     // on an ioreq is released, and the domain is crashed with this reason
     // unless it is already stopping.
     void deviceModelDied(const std::string& reason);
+    // The domain is stopping and QEMU is about to be told to exit: its
+    // closing the connection from now on is expected, not a death.
+    void expectExit() { expectingExit_.store(true); }
     // Orderly shutdown (domain stopping); idempotent.
     void stop();
 
@@ -65,6 +68,7 @@ private:
     UniqueFd peer_;
     UniqueFd stopFd_; // eventfd that ends serve()
     std::atomic<bool> stopping_{false};
+    std::atomic<bool> expectingExit_{false};
     std::atomic<bool> dead_{false};
     std::thread thread_;
 };
