@@ -36,38 +36,10 @@ for f in "$qemu" "$hvmloader" "$seabios"; do
 done
 xsread=$(command -v xenstore-ls || true)
 
-dir=$(mktemp -d)
-chmod 755 "$dir"
-xs_pid= vmm_pid=
-cleanup() {
-    [ -n "$vmm_pid" ] && kill "$vmm_pid" 2>/dev/null
-    [ -n "$xs_pid" ] && kill "$xs_pid" 2>/dev/null
-    wait 2>/dev/null
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*"
-    echo "--- basalt-vmm stdout"; cat "$dir/out"
-    echo "--- stderr"; cat "$dir/err"
-    echo "--- serial"; cat "$dir/shot/serial.log" 2>/dev/null
-    exit 1
-}
+. "$(dirname "$0")/../tools/qemu_guest_fixture.sh"
+qemu_fixture_setup "$xenstored"
 
-# QEMU runs unprivileged: what it opens for writing (xenstored's socket, the
-# serial log, the disks) is in a world-writable folder.
-mkdir -m 1777 "$dir/shot"
-sock="$dir/shot/xenstored.sock"
-(umask 0; exec "$xenstored" --socket "$sock" 2>"$dir/xenstored.log") &
-xs_pid=$!
-for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
-[ -S "$sock" ] || { echo "basalt-xenstored did not start"; cat "$dir/xenstored.log"; exit 1; }
-chgrp basalt-qemu "$sock" && chmod 660 "$sock" ||
-    { echo "cannot open xenstored's socket to basalt-qemu (run scripts/setup)"; exit 1; }
-: >"$dir/out"
-: >"$dir/err"
-
-args=(--name boot-$mode --firmware seabios --memory 64 --xenstore "$sock"
+args=(--name boot-$mode --firmware seabios --memory 64 --xenstore "$xs_sock"
       --device-model qemu --vga "$vga" --serial "file:$dir/shot/serial.log"
       --dm-run-dir "$dir/run")
 case $mode in
@@ -130,7 +102,7 @@ if [ "$mode" = missing ]; then
     grep -q "no-such-bios.bin" "$dir/err" || fail "the error does not name the missing file"
     [ ! -e "$dir/run/qemu-1.log" ] || fail "QEMU was started"
     [ -n "$xsread" ] || fail "xenstore-ls (xenstore-utils) is missing: run scripts/setup"
-    XENSTORED_PATH="$sock" "$xsread" / >"$dir/store" 2>&1 || fail "cannot list xenstore: $(cat "$dir/store")"
+    XENSTORED_PATH="$xs_sock" "$xsread" / >"$dir/store" 2>&1 || fail "cannot list xenstore: $(cat "$dir/store")"
     # A fresh store: dom0's own keys only, no domain 1 and no /vm entry.
     ! grep -qE '^ *(1|vm) = ' "$dir/store" || fail "xenstore entries were left: $(cat "$dir/store")"
     echo "PASS boot_missing_firmware"

@@ -31,31 +31,10 @@ for f in "$qemu" "$ovmf"; do
 done
 command -v tesseract >/dev/null || { echo "SKIP: tesseract-ocr is not installed"; exit 77; }
 
-dir=$(mktemp -d)
-chmod 755 "$dir"
-xs_pid= vmm_pid=
-cleanup() {
-    [ -n "$vmm_pid" ] && kill "$vmm_pid" 2>/dev/null
-    [ -n "$xs_pid" ] && kill "$xs_pid" 2>/dev/null
-    wait 2>/dev/null
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; echo "--- basalt-vmm stdout"; cat "$dir/out"; echo "--- stderr"; cat "$dir/err"; exit 1; }
-
-# QEMU runs unprivileged: what it opens for writing is in a world-writable folder.
-mkdir -m 1777 "$dir/shot"
-(umask 0; exec "$xenstored" --socket "$dir/shot/xenstored.sock" 2>"$dir/xenstored.log") &
-xs_pid=$!
-for _ in $(seq 100); do [ -S "$dir/shot/xenstored.sock" ] && break; sleep 0.05; done
-[ -S "$dir/shot/xenstored.sock" ] || { echo "basalt-xenstored did not start"; cat "$dir/xenstored.log"; exit 1; }
-chgrp basalt-qemu "$dir/shot/xenstored.sock" && chmod 660 "$dir/shot/xenstored.sock" ||
-    { echo "cannot open xenstored's socket to basalt-qemu (run scripts/setup)"; exit 1; }
-
-: >"$dir/out"
-: >"$dir/err"
+. "$(dirname "$0")/../../tools/qemu_guest_fixture.sh"
+qemu_fixture_setup "$xenstored"
 timeout --kill-after=5 600 "$vmm" --name boot_ovmf --firmware ovmf --memory 128 \
-    --xenstore "$dir/shot/xenstored.sock" --device-model qemu --vga stdvga \
+    --xenstore "$xs_sock" --device-model qemu --vga stdvga \
     --serial "file:$dir/shot/serial.log" --dm-run-dir "$dir/run" >"$dir/out" 2>"$dir/err" &
 vmm_pid=$!
 

@@ -19,37 +19,15 @@ if [ ! -x "$qemu" ]; then
     exit 77
 fi
 
-dir=$(mktemp -d)
-chmod 755 "$dir"
-xs_pid= vmm_pid=
-cleanup() {
-    [ -n "$vmm_pid" ] && kill "$vmm_pid" 2>/dev/null
-    [ -n "$xs_pid" ] && kill "$xs_pid" 2>/dev/null
-    wait 2>/dev/null
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; echo "--- basalt-vmm stdout"; cat "$dir/out"; echo "--- stderr"; cat "$dir/err"; exit 1; }
-
-# QEMU runs unprivileged: what it opens for writing (xenstored's socket, the
-# serial log, the screendump) is in a world-writable folder.
-mkdir -m 1777 "$dir/shot"
-(umask 0; exec "$xenstored" --socket "$dir/shot/xenstored.sock" 2>"$dir/xenstored.log") &
-xs_pid=$!
-for _ in $(seq 100); do [ -S "$dir/shot/xenstored.sock" ] && break; sleep 0.05; done
-[ -S "$dir/shot/xenstored.sock" ] || { echo "basalt-xenstored did not start"; cat "$dir/xenstored.log"; exit 1; }
-# xenstored keeps its socket to root (0600); the device model's group may use it.
-chgrp basalt-qemu "$dir/shot/xenstored.sock" && chmod 660 "$dir/shot/xenstored.sock" ||
-    { echo "cannot open xenstored's socket to basalt-qemu (run scripts/setup)"; exit 1; }
+. "$(dirname "$0")/../../tools/qemu_guest_fixture.sh"
+qemu_fixture_setup "$xenstored"
 
 # QEMU runs unprivileged: give it its own copy of the disk it may open.
 cp "$disk" "$dir/disk.img"
 chmod 666 "$dir/disk.img"
-: >"$dir/out" 
-: >"$dir/err"
 
 timeout --kill-after=5 240 "$vmm" --name "$name" --kernel "$image" --entry protected \
-    --memory 32 --test-exit-port 0xf4 --xenstore "$dir/shot/xenstored.sock" \
+    --memory 32 --test-exit-port 0xf4 --xenstore "$xs_sock" \
     --device-model qemu --vga "$vga" --disk "$dir/disk.img,raw,hda,rw" \
     --serial "file:$dir/shot/serial.log" --dm-run-dir "$dir/run" >"$dir/out" 2>"$dir/err" &
 vmm_pid=$!
