@@ -21,6 +21,7 @@ constexpr uint32_t kLeafArchPerfmon = 0xA;             // Intel
 constexpr uint32_t kLeafExtendedFeatures = 0x80000001; // ECX bit 23 on AMD
 constexpr uint32_t kLeafAmdPerfmonV2 = 0x80000022;
 constexpr uint32_t kExtendedEcxPerfCtrCore = 1u << 23;
+constexpr uint32_t kExtendedEcxCmpLegacy = 1u << 1;
 constexpr uint32_t kLeafCacheTopology = 0x8000001D;
 constexpr uint32_t kLeafProcessorTopology = 0x8000001E;
 
@@ -30,6 +31,8 @@ constexpr uint32_t kFeaturesEdxHtt = 1u << 28;
 constexpr unsigned kFeaturesEbxApicIdShift = 24;
 constexpr unsigned kFeaturesEbxLogicalCountShift = 16;
 constexpr uint32_t kByteMask = 0xFF;
+// Xen doubles the logical count only while bit 7 is clear (no overflow).
+constexpr uint32_t kLogicalCountTopBit = 0x80;
 
 // Leaves 0xB/0x1F: one subleaf per level, ECX[7:0] echoes the level number and
 // ECX[15:8] gives its type; EDX is the x2APIC ID in every subleaf.
@@ -41,6 +44,8 @@ constexpr uint32_t kLevelTypeSmt = 1;
 constexpr uint32_t kLevelTypeCore = 2;
 constexpr unsigned kLevelTypeShift = 8;
 constexpr uint32_t kLevelProcessorsMask = 0xFFFF; // EBX[15:0]
+// Xen's APIC ID 2 x index leaves bit 0 to an (empty) SMT level.
+constexpr uint32_t kXenSmtShift = 1;
 
 // Leaves 4/0x8000001D EAX.
 constexpr uint32_t kCacheTypeMask = 0x1F; // 0: no more caches
@@ -56,16 +61,28 @@ constexpr uint32_t kPackageCacheLevel = 3;
 constexpr uint32_t kCoreCountMask = 0xFF; // NC: cores - 1
 constexpr unsigned kApicIdSizeShift = 12;
 constexpr uint32_t kApicIdSizeMask = 0xF;
+// Xen doubles NC only below this, and raises ApicIdSize only below 7 (some
+// guests mishandle larger sizes; 0 keeps its "use NC" meaning).
+constexpr uint32_t kXenMaxDoubledCoreCount = 0x7F;
+constexpr uint32_t kXenMaxApicIdSize = 7;
 
-// The guest's topology: one package, one thread per core, `count` cores.
-// One thread per core keeps the SMT level empty, so every vCPU is a core and
-// guest schedulers never treat two vCPUs as siblings sharing a core's
-// resources (they are host threads scheduled independently).
+// The guest's topology as Xen 4.17 gives HVM guests (xc_cpuid_apply_policy
+// and vlapic.c): one package of `count` cores, one thread per core, vCPU i at
+// APIC ID 2i, i.e. every APIC ID with an unused SMT bit below the core
+// number. One thread per core means guest schedulers never treat two vCPUs as
+// siblings sharing a core (they are host threads scheduled independently).
 struct Topology {
-    uint32_t apicId = 0;   // == vCPU index
+    uint32_t index = 0;    // vCPU index
+    uint32_t apicId = 0;   // xenApicId(index)
     uint32_t count = 1;    // vCPUs == cores
-    uint32_t coreBits = 0; // low APIC ID bits that number the cores
+    uint32_t coreBits = 0; // APIC ID bits that number the cores (above bit 0)
 };
+
+// Xen's doubling of a count field "n - 1" for the 2 x index numbering:
+// (n - 1) * 2 + 1, i.e. 2n - 1, within `mask`.
+uint32_t doubledMinusOne(uint32_t countMinusOne, uint32_t mask) {
+    return std::min((countMinusOne << 1) | 1, mask);
+}
 
 void removeHypervisorLeaves(CpuidTable& table) {
     std::erase_if(table, [](const CpuidEntry& e) {
@@ -94,13 +111,20 @@ void setFeatures(CpuidTable& table, const Topology& topo) {
     e->ebx &=
         ~((kByteMask << kFeaturesEbxApicIdShift) | (kByteMask << kFeaturesEbxLogicalCountShift));
     e->ebx |= (topo.apicId & kByteMask) << kFeaturesEbxApicIdShift;
-    e->ebx |= std::min(topo.count, kByteMask) << kFeaturesEbxLogicalCountShift;
-    // HTT says EBX[23:16] is meaningful, i.e. the package holds more than one
-    // logical processor.
-    if (topo.count > 1)
-        e->edx |= kFeaturesEdxHtt;
-    else
-        e->edx &= ~kFeaturesEdxHtt;
+    // Logical processors per package, doubled as Xen doubles it so that the
+    // APIC IDs 0..2(n-1) fit; Xen leaves a value with bit 7 set as it is.
+    uint32_t logical = std::min(topo.count, kByteMask);
+    if (!(logical & kLogicalCountTopBit))
+        logical *= 2;
+    e->ebx |= logical << kFeaturesEbxLogicalCountShift;
+    // Xen always sets HTT: EBX[23:16] is meaningful (at least 2 APIC IDs).
+    e->edx |= kFeaturesEdxHtt;
+}
+
+// Xen clears AMD's CmpLegacy (cores reported through HTT instead).
+void clearCmpLegacy(CpuidTable& table) {
+    if (CpuidEntry* e = findCpuid(table, kLeafExtendedFeatures))
+        e->ecx &= ~kExtendedEcxCmpLegacy;
 }
 
 // Recent KVM reports only subleaf 0 of these leaves, with no levels ("no
@@ -122,26 +146,38 @@ void setExtendedTopology(CpuidTable& table, uint32_t function, const Topology& t
     };
     constexpr uint32_t kOneThread = 1;
     uint32_t cores = std::min(topo.count, kLevelProcessorsMask);
-    table.insert(table.begin() + at, {level(kSmtLevel, kLevelTypeSmt, 0, kOneThread),
-                                      level(kCoreLevel, kLevelTypeCore, topo.coreBits, cores),
-                                      level(kEndLevel, kLevelTypeInvalid, 0, 0)});
+    table.insert(table.begin() + at,
+                 {level(kSmtLevel, kLevelTypeSmt, kXenSmtShift, kOneThread),
+                  level(kCoreLevel, kLevelTypeCore, kXenSmtShift + topo.coreBits, cores),
+                  level(kEndLevel, kLevelTypeInvalid, 0, 0)});
 }
 
-// L1 and L2 belong to one core (one thread); L3 is shared by the package.
-// KVM passes the host's sharing counts, which describe the host, not the guest.
-void setCacheSharing(CpuidTable& table, uint32_t function, bool hasCoreCount,
-                     const Topology& topo) {
+// Intel's leaf 4 as Xen adjusts it: cores per package "2n - 1" (the APIC ID
+// space of 2 x index) and every cache private to its logical processor
+// (threads sharing = 0). KVM passes the host's counts, which describe the
+// host, not the guest.
+void setIntelCacheTopology(CpuidTable& table, const Topology& topo) {
     for (CpuidEntry& e : table) {
-        if (e.function != function || (e.eax & kCacheTypeMask) == 0)
+        if (e.function != kLeafCacheParameters || (e.eax & kCacheTypeMask) == 0)
+            continue;
+        e.eax &=
+            ~((kCacheSharingMask << kCacheSharingShift) | (kCacheCoresMask << kCacheCoresShift));
+        e.eax |= doubledMinusOne(topo.count - 1, kCacheCoresMask) << kCacheCoresShift;
+    }
+}
+
+// AMD's cache leaf (Xen passes it through): L1 and L2 belong to one core; L3
+// is shared by the package, whose APIC IDs span 0..2n-1 (the guest derives a
+// cache's ID from the APIC ID bits above the sharing count).
+void setAmdCacheTopology(CpuidTable& table, const Topology& topo) {
+    for (CpuidEntry& e : table) {
+        if (e.function != kLeafCacheTopology || (e.eax & kCacheTypeMask) == 0)
             continue;
         uint32_t level = (e.eax >> kCacheLevelShift) & kCacheLevelMask;
-        uint32_t sharing = level >= kPackageCacheLevel ? topo.count - 1 : 0;
+        uint32_t sharing =
+            level >= kPackageCacheLevel ? doubledMinusOne(topo.count - 1, kCacheSharingMask) : 0;
         e.eax &= ~(kCacheSharingMask << kCacheSharingShift);
-        e.eax |= std::min(sharing, kCacheSharingMask) << kCacheSharingShift;
-        if (hasCoreCount) {
-            e.eax &= ~(kCacheCoresMask << kCacheCoresShift);
-            e.eax |= std::min(topo.count - 1, kCacheCoresMask) << kCacheCoresShift;
-        }
+        e.eax |= sharing << kCacheSharingShift;
     }
 }
 
@@ -153,19 +189,27 @@ void setAmdCoreCount(CpuidTable& table, const Topology& topo) {
     constexpr uint32_t kFields = kCoreCountMask | (kApicIdSizeMask << kApicIdSizeShift);
     if (!e || (e->ecx & kFields) == 0)
         return;
+    // The n-core package first, then Xen's doubling for APIC ID = 2 x index.
+    uint32_t cores = std::min(topo.count - 1, kCoreCountMask);
+    uint32_t idSize = std::min(topo.coreBits, kApicIdSizeMask);
+    if (cores < kXenMaxDoubledCoreCount) {
+        if (idSize != 0 && idSize < kXenMaxApicIdSize)
+            ++idSize;
+        cores = (cores << 1) | 1;
+    }
     e->ecx &= ~kFields;
-    e->ecx |= std::min(topo.count - 1, kCoreCountMask);
-    e->ecx |= std::min(topo.coreBits, kApicIdSizeMask) << kApicIdSizeShift;
+    e->ecx |= cores | (idSize << kApicIdSizeShift);
 }
 
 // AMD's per-CPU topology leaf (TOPOEXT), which KVM reports zeroed: extended
-// APIC ID, core ID, one thread per core (EBX[15:8] = 0), one node (ECX = 0).
+// APIC ID (2 x index), core ID (the index: the APIC ID above its SMT bit),
+// one thread per core (EBX[15:8] = 0), one node (ECX = 0).
 void setAmdProcessorTopology(CpuidTable& table, const Topology& topo) {
     CpuidEntry* e = findCpuid(table, kLeafProcessorTopology);
     if (!e)
         return;
     e->eax = topo.apicId;
-    e->ebx = topo.apicId & kByteMask;
+    e->ebx = topo.index & kByteMask;
     e->ecx = 0;
     e->edx = 0;
 }
@@ -190,7 +234,8 @@ std::string describeRule(size_t index, const MsrRule& rule) {
 CpuidTable makeGuestCpuid(const CpuidTable& kvmSupported, const VendorPolicy& vendor,
                           uint32_t vcpuIndex, uint32_t vcpuCount) {
     Topology topo;
-    topo.apicId = vcpuIndex;
+    topo.index = vcpuIndex;
+    topo.apicId = xenApicId(vcpuIndex);
     topo.count = std::max(vcpuCount, 1u);
     topo.coreBits = static_cast<uint32_t>(std::bit_width(topo.count - 1));
 
@@ -198,10 +243,11 @@ CpuidTable makeGuestCpuid(const CpuidTable& kvmSupported, const VendorPolicy& ve
     removeHypervisorLeaves(table);
     hidePmu(table);
     setFeatures(table, topo);
+    clearCmpLegacy(table);
     setExtendedTopology(table, kLeafExtendedTopology, topo);
     setExtendedTopology(table, kLeafExtendedTopologyV2, topo);
-    setCacheSharing(table, kLeafCacheParameters, true, topo);
-    setCacheSharing(table, kLeafCacheTopology, false, topo);
+    setIntelCacheTopology(table, topo);
+    setAmdCacheTopology(table, topo);
     setAmdCoreCount(table, topo);
     setAmdProcessorTopology(table, topo);
     vendor.adjustCpuid(table);

@@ -31,10 +31,18 @@ inline constexpr uint32_t kKvmLegacyMsrLast = 0x12;  // MSR_KVM_SYSTEM_TIME
 inline constexpr uint32_t kKvmMsrFirst = 0x4B564D00;
 inline constexpr uint32_t kKvmMsrLast = 0x4B564DFF;
 
+// Xen's HVM numbering (xen/arch/x86/hvm/vlapic.c, hvmloader's LAPIC_ID):
+// vCPU i has APIC ID 2i, which hvmloader's MADT and AP wake-up and guests
+// built for Xen rely on. The vCPU index stays the identity everywhere else.
+inline constexpr uint32_t xenApicId(uint32_t vcpuIndex) {
+    return 2 * vcpuIndex;
+}
+
 // The CPUID table for vCPU `vcpuIndex` of `vcpuCount`: KVM's supported set
-// without KVM's own leaves, with the hypervisor bit, a per-vCPU topology (one
-// package, one thread per core, vcpuCount cores, APIC ID = vcpuIndex), then
-// the vendor's adjustments. Expects vcpuIndex < vcpuCount (a count of 0 is
+// without KVM's own leaves, with the hypervisor bit, Xen 4.17's HVM topology
+// (one package of vcpuCount cores, APIC ID = xenApicId(vcpuIndex), counts and
+// ID widths doubled the way xc_cpuid_apply_policy doubles them), then the
+// vendor's adjustments. Expects vcpuIndex < vcpuCount (a count of 0 is
 // treated as 1).
 CpuidTable makeGuestCpuid(const CpuidTable& kvmSupported, const VendorPolicy& vendor,
                           uint32_t vcpuIndex, uint32_t vcpuCount);

@@ -35,6 +35,11 @@ BASALT_LOG_CATEGORY(DomainLog, "domain");
 namespace {
 
 constexpr uint64_t kMiB = 1ull << 20;
+
+// xAPIC ID 0xFF is the broadcast destination: with Xen's numbering (2 x
+// index) the 128th vCPU gets 254, so kMaxVcpus = 128 still fits the xAPIC.
+constexpr uint32_t kApicBroadcastId = 0xFF;
+static_assert(xenApicId(kMaxVcpus - 1) < kApicBroadcastId);
 uint64_t hostMemoryBytes() {
     long pages = sysconf(_SC_PHYS_PAGES);
     long pageSize = sysconf(_SC_PAGESIZE);
@@ -95,13 +100,6 @@ Status Domain::build() {
     std::optional<firmware::FirmwareImage> firmware;
     Result<KernelImage> image = makeError(ENOENT, "no kernel");
     if (spec_.firmware) {
-        // hvmloader starts APs by INIT/SIPI to Xen's APIC IDs (2 x vCPU id,
-        // its LAPIC_ID()); this core's vCPUs have APIC ID = vCPU id, so an AP
-        // would never answer and hvmloader would spin forever.
-        if (spec_.vcpus > 1)
-            return makeError(ENOTSUP, "firmware boot (hvmloader) supports 1 vCPU for now: "
-                                      "hvmloader addresses APs by Xen's APIC IDs (2 x vCPU "
-                                      "id), which this core does not use yet");
         auto loaded = firmware::loadFirmware(*spec_.firmware);
         if (!loaded.ok())
             return loaded.error();
@@ -123,6 +121,13 @@ Status Domain::build() {
         return makeError(EINVAL, std::to_string(spec_.vcpus) + " vCPUs requested but this host's " +
                                      "KVM supports at most " +
                                      std::to_string(hypervisor_->maxVcpus()));
+    // The last vCPU's APIC ID (Xen's 2 x index) must be a KVM vcpu id this host
+    // accepts.
+    if (xenApicId(spec_.vcpus - 1) >= hypervisor_->maxVcpuIdLimit())
+        return makeError(EINVAL, std::to_string(spec_.vcpus) + " vCPUs need APIC ID " +
+                                     std::to_string(xenApicId(spec_.vcpus - 1)) +
+                                     " but this host's KVM allows vcpu ids below " +
+                                     std::to_string(hypervisor_->maxVcpuIdLimit()));
 
     auto supported = hypervisor_->supportedCpuid();
     if (!supported.ok())
@@ -169,7 +174,7 @@ Status Domain::build() {
         return ioreqServers.error();
     ioreqServers_ = std::move(*ioreqServers);
     for (uint32_t i = 0; i < spec_.vcpus; ++i) {
-        auto vcpu = vm_->createVcpu(i);
+        auto vcpu = vm_->createVcpu(i, xenApicId(i));
         if (!vcpu.ok())
             return vcpu.error();
         CpuidTable cpuid = makeGuestCpuid(*supported, *vendor_, i, spec_.vcpus);

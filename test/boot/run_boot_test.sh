@@ -3,6 +3,8 @@
 # QEMU as the device model and a private basalt-xenstored (suite boot).
 # usage: run_boot_test.sh MODE BASALT_VMM BASALT_XENSTORED MEDIA [CHECK_SCREEN]
 #   MODE disk:    MEDIA is a raw disk on hda; default boot order;
+#   MODE disk-smp: disk with --vcpus 2: hvmloader must also wake the AP (vCPU
+#                 1 at Xen's APIC ID 2) and say so;
 #   MODE cdrom:   MEDIA is an ISO on the hdc CD-ROM, --boot d, with a blank
 #                 (unbootable) disk on hda, so only the order picks the CD;
 #   MODE missing: --bios-path names a file that does not exist: basalt-vmm
@@ -12,7 +14,7 @@
 #                 bootable device" with its banner on the screen; a QMP
 #                 screendump, converted to PNG, must show "SeaBIOS" (OCR, with
 #                 CHECK_SCREEN = test/guests/devmodel/check_screen.sh).
-# disk/cdrom: the boot sector's marker must be on QEMU's serial port (COM1)
+# disk/disk-smp/cdrom: the boot sector's marker must be on QEMU's serial port (COM1)
 # and on basalt-vmm's console (port 0xE9), and basalt-vmm must exit 0 after
 # the guest's ACPI power-off (on_poweroff=destroy).
 set -uo pipefail
@@ -43,7 +45,8 @@ args=(--name boot-$mode --firmware seabios --memory 64 --xenstore "$xs_sock"
       --device-model qemu --vga "$vga" --serial "file:$dir/shot/serial.log"
       --dm-run-dir "$dir/run")
 case $mode in
-disk)
+disk | disk-smp)
+    [ "$mode" = disk-smp ] && args+=(--vcpus 2)
     cp "$media" "$dir/shot/disk.img"
     chmod 666 "$dir/shot/disk.img"
     args+=(--disk "$dir/shot/disk.img,raw,hda,rw")
@@ -115,10 +118,19 @@ grep -q "SeaBIOS" "$dir/out" || fail "SeaBIOS did not start"
 grep -q "$marker" "$dir/shot/serial.log" || fail "no boot-sector marker on the serial port"
 grep -q "$marker" "$dir/out" || fail "no boot-sector marker on the 0xE9 console"
 [ "$status" = 0 ] || fail "basalt-vmm exited with status $status, expected 0 (on_poweroff=destroy)"
+if [ "$mode" = disk-smp ]; then
+    # hvmloader's smp_initialise: " - CPUn ... <MTRR setup> done." per CPU.
+    grep -q "Multiprocessor initialisation" "$dir/out" || fail "hvmloader did not start its SMP setup"
+    grep -Eq " - CPU0 \.\.\. .*done\." "$dir/out" || fail "hvmloader did not set up the BSP"
+    grep -Eq " - CPU1 \.\.\. .*done\." "$dir/out" || fail "hvmloader did not bring up the AP (CPU1)"
+    ! grep -q " - CPU2 " "$dir/out" || fail "hvmloader saw more than 2 CPUs"
+fi
 if [ "$mode" = cdrom ]; then
     grep -q "Booting from DVD/CD" "$dir/out" || fail "SeaBIOS did not boot the CD-ROM"
     # --boot d reaches SeaBIOS through QEMU's CMOS: the blank disk is not tried.
     ! grep -q "Booting from Hard Disk" "$dir/out" || fail "SeaBIOS tried the disk first (--boot d)"
 fi
-echo "PASS boot_${mode}_seabios"
+passed=boot_${mode}_seabios
+[ "$mode" = disk-smp ] && passed=boot_disk_seabios_smp
+echo "PASS $passed"
 exit 0

@@ -3,8 +3,8 @@
  * a real-mode trampoline (smp.asm) to 0x8000; each AP switches to protected
  * mode with the trampoline's GDT, takes a stack, records its LAPIC ID and its
  * CPUID.1:EBX[31:24] and atomically counts itself. The BSP waits (bounded) for
- * ESI-1 APs and checks the IDs are distinct, agree with CPUID and are the vCPU
- * indexes 1..N-1. APs then park in cli; hlt.
+ * ESI-1 APs and checks the IDs are distinct, agree with CPUID and follow Xen's
+ * numbering, 2 x vCPU index (2, 4, .., 2(N-1)). APs then park in cli; hlt.
  * basalt-vmm --entry protected --vcpus 4. About 2 000 guest instructions of
  * work on the BSP plus ~15 000 in its delay and wait loops, 100 per AP.
  *
@@ -93,6 +93,9 @@ void guest_main(u32 nr_vcpus) {
     u32 bsp_id = lapic_id();
     if (bsp_id != cpuid_apic_id())
         fail_hex("BSP LAPIC ID differs from CPUID.1:EBX[31:24]", bsp_id);
+    /* Xen's numbering: vCPU i has APIC ID 2*i, so the BSP (vCPU 0) has 0. */
+    if (bsp_id != 0)
+        fail_hex("BSP LAPIC ID is not 0 (2 x vCPU 0)", bsp_id);
     print("cpu ");
     print_dec(bsp_id);
     print(" up (bsp)\n");
@@ -125,7 +128,7 @@ void guest_main(u32 nr_vcpus) {
     if (ap_count != aps)
         fail_hex("more AP arrivals than APs", ap_count);
 
-    u32 seen = 1u << bsp_id;
+    u32 seen = 1u; /* the BSP, vCPU index 0 */
     for (u32 i = 0; i < aps; i++) {
         u32 id = records[i].lapic_id, cpuid_id = records[i].cpuid_id;
         print("cpu ");
@@ -135,13 +138,15 @@ void guest_main(u32 nr_vcpus) {
         print(")\n");
         if (id != cpuid_id)
             fail_hex("AP LAPIC ID differs from its CPUID.1:EBX[31:24]", (u64)id << 32 | cpuid_id);
-        if (id >= nr_vcpus)
-            fail_hex("AP LAPIC ID is not a vCPU index", id);
-        if (seen & (1u << id))
+        /* Xen's numbering: APIC ID = 2 x vCPU index, never odd. */
+        if ((id & 1) || id / 2 >= nr_vcpus)
+            fail_hex("AP LAPIC ID is not 2 x a vCPU index", id);
+        u32 index = id / 2;
+        if (seen & (1u << index))
             fail_hex("two CPUs report the same APIC ID", id);
-        seen |= 1u << id;
+        seen |= 1u << index;
     }
     if (seen != (1u << nr_vcpus) - 1)
-        fail_hex("APIC IDs are not 0..N-1", seen);
+        fail_hex("APIC IDs are not 0,2,..,2(N-1)", seen);
     pass();
 }

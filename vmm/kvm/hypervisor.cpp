@@ -53,6 +53,8 @@ Result<std::unique_ptr<Hypervisor>> Hypervisor::open() {
     if (maxVcpus <= 0)
         maxVcpus = hv->checkExtension(KVM_CAP_NR_VCPUS);
     hv->maxVcpus_ = maxVcpus > 0 ? static_cast<uint32_t>(maxVcpus) : 1;
+    int maxVcpuId = hv->checkExtension(KVM_CAP_MAX_VCPU_ID);
+    hv->maxVcpuIdLimit_ = maxVcpuId > 0 ? static_cast<uint32_t>(maxVcpuId) : hv->maxVcpus_;
 
     int mmapSize = ::ioctl(hv->fd_.get(), KVM_GET_VCPU_MMAP_SIZE, 0);
     if (mmapSize <= 0)

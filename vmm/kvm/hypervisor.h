@@ -27,6 +27,9 @@ public:
     int checkExtension(long capability) const;
 
     uint32_t maxVcpus() const { return maxVcpus_; }
+    // KVM vcpu ids (initial APIC IDs) must be below this (KVM_CAP_MAX_VCPU_ID,
+    // else KVM_CAP_MAX_VCPUS as the KVM API documents).
+    uint32_t maxVcpuIdLimit() const { return maxVcpuIdLimit_; }
     size_t vcpuMmapSize() const { return vcpuMmapSize_; }
 
     Result<std::unique_ptr<Vm>> createVm();
@@ -38,6 +41,7 @@ private:
 
     UniqueFd fd_;
     uint32_t maxVcpus_ = 1;
+    uint32_t maxVcpuIdLimit_ = 1;
     size_t vcpuMmapSize_ = 0;
 };
 

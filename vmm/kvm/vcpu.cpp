@@ -69,16 +69,17 @@ SystemEventExit decodeSystemEvent(uint32_t type) {
 
 } // namespace
 
-Result<std::unique_ptr<Vcpu>> Vcpu::create(UniqueFd fd, uint32_t id, size_t runSize) {
+Result<std::unique_ptr<Vcpu>> Vcpu::create(UniqueFd fd, uint32_t id, uint32_t apicId,
+                                           size_t runSize) {
     auto run = MappedRegion::map(runSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
     if (!run.ok())
         return makeError(run.error().code,
                          "vCPU " + std::to_string(id) + " run area: " + run.error().message);
-    return std::unique_ptr<Vcpu>(new Vcpu(std::move(fd), id, std::move(*run)));
+    return std::unique_ptr<Vcpu>(new Vcpu(std::move(fd), id, apicId, std::move(*run)));
 }
 
-Vcpu::Vcpu(UniqueFd fd, uint32_t id, MappedRegion run)
-    : fd_(std::move(fd)), id_(id), runRegion_(std::move(run)),
+Vcpu::Vcpu(UniqueFd fd, uint32_t id, uint32_t apicId, MappedRegion run)
+    : fd_(std::move(fd)), id_(id), apicId_(apicId), runRegion_(std::move(run)),
       run_(reinterpret_cast<kvm_run*>(runRegion_.data())) {}
 
 void Vcpu::requestExit() {

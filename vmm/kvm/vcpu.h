@@ -18,9 +18,15 @@ namespace basalt::kvm {
 
 class Vcpu {
 public:
-    static Result<std::unique_ptr<Vcpu>> create(UniqueFd fd, uint32_t id, size_t runSize);
+    static Result<std::unique_ptr<Vcpu>> create(UniqueFd fd, uint32_t id, uint32_t apicId,
+                                                size_t runSize);
 
+    // The vCPU index (Xen's vcpu_id, 0..n-1): the vCPU's identity everywhere
+    // in the core (hypercalls, ioreq slots, threads, logs).
     uint32_t id() const { return id_; }
+    // Its KVM vcpu id, which is its initial APIC ID (2 x id(), Xen's
+    // numbering): only for addressing the vCPU's LAPIC.
+    uint32_t apicId() const { return apicId_; }
 
     // Enters the guest until the next exit that userspace must handle.
     // A pending requestExit() makes it return InterruptedExit at once.
@@ -54,10 +60,11 @@ public:
     std::string dumpState() const;
 
 private:
-    Vcpu(UniqueFd fd, uint32_t id, MappedRegion run);
+    Vcpu(UniqueFd fd, uint32_t id, uint32_t apicId, MappedRegion run);
 
     UniqueFd fd_;
     uint32_t id_;
+    uint32_t apicId_;
     MappedRegion runRegion_;
     kvm_run* run_;
 };

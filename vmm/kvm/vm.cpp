@@ -167,11 +167,13 @@ Result<uint64_t> Vm::ioapicRedirection(uint32_t pin) const {
     return static_cast<uint64_t>(chip.chip.ioapic.redirtbl[pin].bits);
 }
 
-Result<std::unique_ptr<Vcpu>> Vm::createVcpu(uint32_t id) {
-    int vcpuFd = ::ioctl(fd_.get(), KVM_CREATE_VCPU, static_cast<unsigned long>(id));
+Result<std::unique_ptr<Vcpu>> Vm::createVcpu(uint32_t index, uint32_t apicId) {
+    // KVM's vcpu id becomes the vCPU's initial (x2)APIC ID.
+    int vcpuFd = ::ioctl(fd_.get(), KVM_CREATE_VCPU, static_cast<unsigned long>(apicId));
     if (vcpuFd < 0)
-        return errnoError("KVM_CREATE_VCPU " + std::to_string(id));
-    return Vcpu::create(UniqueFd(vcpuFd), id, hypervisor_.vcpuMmapSize());
+        return errnoError("KVM_CREATE_VCPU " + std::to_string(apicId) + " (vCPU " +
+                          std::to_string(index) + ")");
+    return Vcpu::create(UniqueFd(vcpuFd), index, apicId, hypervisor_.vcpuMmapSize());
 }
 
 } // namespace basalt::kvm

@@ -46,7 +46,11 @@ public:
     // One redirection-table entry of the in-kernel IOAPIC (KVM_GET_IRQCHIP).
     Result<uint64_t> ioapicRedirection(uint32_t pin) const;
 
-    Result<std::unique_ptr<Vcpu>> createVcpu(uint32_t id);
+    // The vCPU with index `index` (Xen's vcpu_id, 0..n-1) and KVM vcpu id /
+    // initial APIC ID `apicId`: Basalt follows Xen's numbering, APIC ID =
+    // 2 x index (Domain::build), which the caller checks against the host's
+    // KVM_CAP_MAX_VCPU_ID (Hypervisor::maxVcpuId).
+    Result<std::unique_ptr<Vcpu>> createVcpu(uint32_t index, uint32_t apicId);
 
     int fd() const { return fd_.get(); }
 

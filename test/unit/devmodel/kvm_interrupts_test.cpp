@@ -34,7 +34,7 @@ std::unique_ptr<kvm::Vm> makeVm(std::unique_ptr<kvm::Hypervisor>& hypervisor) {
 TEST_CASE("MSIs and IOAPIC lines reach KVM's in-kernel irqchip", "[devmodel][kvm]") {
     std::unique_ptr<kvm::Hypervisor> hypervisor;
     auto vm = makeVm(hypervisor);
-    auto vcpu = vm->createVcpu(0);
+    auto vcpu = vm->createVcpu(0, 0);
     REQUIRE(vcpu.ok());
     // Fixed delivery of vector 0x41 to APIC 0: a valid MSI (delivered or
     // blocked by the vCPU's state, but never an error).

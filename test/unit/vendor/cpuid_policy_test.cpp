@@ -40,6 +40,8 @@ const std::set<uint32_t> kPmuLeaves = {kLeafArchPerfmon, kLeafAmdPerfmonV2};
 
 constexpr uint32_t kHypervisorBit = 1u << 31;
 constexpr uint32_t kHttBit = 1u << 28;
+constexpr uint32_t kLeafExtendedFeatures = 0x80000001;
+constexpr uint32_t kCmpLegacyBit = 1u << 1;
 constexpr uint32_t kByte = 0xFF;
 constexpr uint32_t kLevelTypeSmt = 1;
 constexpr uint32_t kLevelTypeCore = 2;
@@ -68,24 +70,32 @@ uint32_t coreBits(uint32_t count) {
     return static_cast<uint32_t>(std::bit_width(count - 1));
 }
 
-// Leaf 0xB or 0x1F: SMT level (one thread), core level (count cores), end.
+// Xen's numbering, written out independently of xenApicId().
+uint32_t expectedApicId(uint32_t index) {
+    return index * 2;
+}
+
+// Leaf 0xB or 0x1F: SMT level (one thread, but 1 bit of the APIC ID as in
+// Xen's 2 x index), core level (count cores above it), end. EDX: x2APIC ID.
 void checkExtendedTopology(const CpuidTable& t, uint32_t leaf, uint32_t index, uint32_t count) {
     const CpuidEntry& smt = entry(t, leaf, 0);
-    CHECK(smt.eax == 0);
+    CHECK(smt.eax == 1);
     CHECK(smt.ebx == 1);
     CHECK(bits(smt.ecx, 8, 8) == kLevelTypeSmt);
-    CHECK(smt.edx == index);
+    CHECK(smt.edx == expectedApicId(index));
     const CpuidEntry& core = entry(t, leaf, 1);
-    CHECK(core.eax == coreBits(count));
+    CHECK(core.eax == coreBits(count) + 1);
     CHECK(core.ebx == count);
     CHECK(bits(core.ecx, 0, 8) == 1);
     CHECK(bits(core.ecx, 8, 8) == kLevelTypeCore);
-    CHECK(core.edx == index);
+    CHECK(core.edx == expectedApicId(index));
+    // Every vCPU's x2APIC ID fits below the core level's shift.
+    CHECK(expectedApicId(count - 1) < (1u << core.eax));
     const CpuidEntry& end = entry(t, leaf, 2);
     CHECK(end.eax == 0);
     CHECK(end.ebx == 0);
     CHECK(end.ecx == 2);
-    CHECK(end.edx == index);
+    CHECK(end.edx == expectedApicId(index));
 }
 
 void checkCommonTopology(const CpuidTable& t, uint32_t index, uint32_t count) {
@@ -95,21 +105,38 @@ void checkCommonTopology(const CpuidTable& t, uint32_t index, uint32_t count) {
     }
     const CpuidEntry& features = entry(t, kLeafFeatures);
     CHECK((features.ecx & kHypervisorBit) != 0);
-    CHECK(bits(features.ebx, 24, 8) == (index & kByte));
-    CHECK(bits(features.ebx, 16, 8) == count);
-    CHECK(((features.edx & kHttBit) != 0) == (count > 1));
+    CHECK(bits(features.ebx, 24, 8) == expectedApicId(index));
+    // Logical processors per package: doubled as Xen doubles it (the counts
+    // tested here stay below Xen's bit-7 overflow guard), HTT always set.
+    CHECK(bits(features.ebx, 16, 8) == 2 * count);
+    CHECK(bits(features.ebx, 16, 8) > expectedApicId(count - 1));
+    CHECK((features.edx & kHttBit) != 0);
     checkExtendedTopology(t, kLeafTopology, index, count);
 }
 
-// The cache leaves: L1/L2 private to a core, L3 shared by all vCPUs.
-void checkCacheSharing(const CpuidTable& t, uint32_t leaf, uint32_t count) {
+// Intel leaf 4 as Xen leaves it: cores per package 2n - 1, no sharing.
+void checkIntelCaches(const CpuidTable& t, uint32_t count) {
     int caches = 0;
     for (const CpuidEntry& e : t) {
-        if (e.function != leaf || (e.eax & kCacheTypeMask) == 0)
+        if (e.function != kLeafCache || (e.eax & kCacheTypeMask) == 0)
+            continue;
+        ++caches;
+        CHECK(bits(e.eax, 14, 12) == 0);
+        CHECK(bits(e.eax, 26, 6) == 2 * count - 1);
+    }
+    CHECK(caches == 4);
+}
+
+// AMD 0x8000001D: L1/L2 private to a core, L3 shared by the package's APIC
+// IDs 0..2n-1 (sharing count - 1 = 2n - 1).
+void checkAmdCaches(const CpuidTable& t, uint32_t count) {
+    int caches = 0;
+    for (const CpuidEntry& e : t) {
+        if (e.function != kLeafAmdCache || (e.eax & kCacheTypeMask) == 0)
             continue;
         ++caches;
         uint32_t level = bits(e.eax, 5, 3);
-        CHECK(bits(e.eax, 14, 12) == (level == kL3 ? count - 1 : 0));
+        CHECK(bits(e.eax, 14, 12) == (level == kL3 ? 2 * count - 1 : 0));
     }
     CHECK(caches == 4);
 }
@@ -134,10 +161,7 @@ TEST_CASE("Intel guest CPUID: KVM leaves gone, per-vCPU topology", "[cpuid]") {
             CpuidTable t = makeGuestCpuid(host, *vmx, index, count);
             checkCommonTopology(t, index, count);
             checkExtendedTopology(t, kLeafTopologyV2, index, count);
-            checkCacheSharing(t, kLeafCache, count);
-            for (const CpuidEntry& e : t)
-                if (e.function == kLeafCache && (e.eax & kCacheTypeMask) != 0)
-                    CHECK(bits(e.eax, 26, 6) == count - 1);
+            checkIntelCaches(t, count);
             // Reserved on Intel: stays zero.
             CHECK(entry(t, kLeafAddressSizes).ecx == 0);
         }
@@ -148,25 +172,55 @@ TEST_CASE("AMD guest CPUID: KVM leaves gone, per-vCPU topology", "[cpuid]") {
     CpuidTable host = load(kAmdFixture);
     auto svm = makeSvmPolicy();
     REQUIRE(findCpuid(host, kHypervisorLeafBase));
+    // The host reports CmpLegacy, which Xen's HVM topology clears.
+    REQUIRE((entry(host, kLeafExtendedFeatures).ecx & kCmpLegacyBit) != 0);
 
     for (uint32_t count : {1u, 2u, 3u, 4u, 8u}) {
         for (uint32_t index = 0; index < count; ++index) {
             INFO(count << " vCPUs, vCPU " << index);
             CpuidTable t = makeGuestCpuid(host, *svm, index, count);
             checkCommonTopology(t, index, count);
-            checkCacheSharing(t, kLeafAmdCache, count);
+            checkAmdCaches(t, count);
+            CHECK((entry(t, kLeafExtendedFeatures).ecx & kCmpLegacyBit) == 0);
 
+            // NC doubled to 2n - 1; ApicIdSize one wider, except 0 (one
+            // vCPU: "derive it from NC") which Xen leaves at 0.
             const CpuidEntry& sizes = entry(t, kLeafAddressSizes);
-            CHECK(bits(sizes.ecx, 0, 8) == count - 1);
-            CHECK(bits(sizes.ecx, 12, 4) == coreBits(count));
+            CHECK(bits(sizes.ecx, 0, 8) == 2 * count - 1);
+            CHECK(bits(sizes.ecx, 12, 4) == (count == 1 ? 0 : coreBits(count) + 1));
             CHECK(sizes.eax == entry(host, kLeafAddressSizes).eax);
 
             const CpuidEntry& topo = entry(t, kLeafAmdTopology);
-            CHECK(topo.eax == index);
+            CHECK(topo.eax == expectedApicId(index));
             CHECK(bits(topo.ebx, 0, 8) == index);
             CHECK(bits(topo.ebx, 8, 8) == 0); // one thread per core
             CHECK(topo.ecx == 0);             // one node
         }
+    }
+}
+
+TEST_CASE("Guest CPUID at 128 vCPUs: Xen's overflow guards", "[cpuid]") {
+    constexpr uint32_t kCount = 128; // builder::kMaxVcpus
+    constexpr uint32_t kLast = kCount - 1;
+    SECTION("Intel") {
+        CpuidTable t = makeGuestCpuid(load(kIntelFixture), *makeVmxPolicy(), kLast, kCount);
+        const CpuidEntry& features = entry(t, kLeafFeatures);
+        CHECK(bits(features.ebx, 24, 8) == 254);
+        // 128 has bit 7 set: Xen does not double it.
+        CHECK(bits(features.ebx, 16, 8) == kCount);
+        CHECK(entry(t, kLeafTopology, 0).edx == 254);
+        for (const CpuidEntry& e : t)
+            if (e.function == kLeafCache && (e.eax & kCacheTypeMask) != 0)
+                CHECK(bits(e.eax, 26, 6) == 0x3F); // saturated
+    }
+    SECTION("AMD") {
+        CpuidTable t = makeGuestCpuid(load(kAmdFixture), *makeSvmPolicy(), kLast, kCount);
+        CHECK(bits(entry(t, kLeafFeatures).ebx, 24, 8) == 254);
+        CHECK(entry(t, kLeafAmdTopology).eax == 254);
+        // NC 127 is not below 0x7F: neither NC nor ApicIdSize (7) change.
+        const CpuidEntry& sizes = entry(t, kLeafAddressSizes);
+        CHECK(bits(sizes.ecx, 0, 8) == kLast);
+        CHECK(bits(sizes.ecx, 12, 4) == 7);
     }
 }
 
@@ -213,8 +267,11 @@ TEST_CASE("Guest CPUID hides nested virtualization", "[cpuid]") {
         CpuidTable guest = makeGuestCpuid(host, *makeSvmPolicy(), 0, 1);
         const CpuidEntry& features = entry(guest, svm::kLeafExtendedFeatures);
         CHECK((features.ecx & svm::kExtendedFeaturesEcxSvm) == 0);
-        CHECK(features.ecx == (entry(host, svm::kLeafExtendedFeatures).ecx &
-                               ~(svm::kExtendedFeaturesEcxSvm | kExtendedEcxPerfCtrCore)));
+        // Only SVM, the core performance counters and CmpLegacy (Xen's
+        // topology) are taken away.
+        CHECK(features.ecx ==
+              (entry(host, svm::kLeafExtendedFeatures).ecx &
+               ~(svm::kExtendedFeaturesEcxSvm | kExtendedEcxPerfCtrCore | kCmpLegacyBit)));
         const CpuidEntry& svmLeaf = entry(guest, svm::kLeafSvmFeatures);
         CHECK((svmLeaf.eax | svmLeaf.ebx | svmLeaf.ecx | svmLeaf.edx) == 0);
         const CpuidEntry& sev = entry(guest, svm::kLeafEncryptedMemory);
