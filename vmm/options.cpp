@@ -39,8 +39,9 @@ Result<uint64_t> parseNumber(const std::string& text, const std::string& what, u
 }
 
 // The options that describe emulated devices; any of them turns QEMU on.
-constexpr const char* kDeviceFlags[] = {"device-model", "vga", "videoram",           "disk",
-                                        "serial",       "vnc", "platform-device-id", "usb-tablet"};
+constexpr const char* kDeviceFlags[] = {
+    "device-model",       "vga",        "videoram",        "disk", "serial", "vnc",
+    "platform-device-id", "usb-tablet", "xen-platform-pci"};
 
 Result<uint32_t> parseSmall(const po::variables_map& vm, const char* flag) {
     auto value = parseNumber(vm[flag].as<std::string>(), std::string("--") + flag,
@@ -122,6 +123,14 @@ Status parseDeviceOptions(const po::variables_map& vm, DomainSpec& spec) {
             return makeError(EINVAL, "--usb-tablet must be 0 or 1");
         dm.usbTablet = *tablet == 1;
     }
+    if (vm.count("xen-platform-pci")) {
+        auto platform = parseSmall(vm, "xen-platform-pci");
+        if (!platform.ok())
+            return platform.error();
+        if (*platform > 1)
+            return makeError(EINVAL, "--xen-platform-pci must be 0 or 1");
+        dm.xenPlatformPci = *platform == 1;
+    }
     spec.deviceModel = dm;
 
     if (vm.count("disk")) {
@@ -197,9 +206,8 @@ Result<std::vector<std::string>> configArgs(const std::string& path,
                                          "vnclisten=\"unix:/PATH\" socket with file permissions");
     if (c.serial)
         add("serial", *c.serial);
-    if (c.xenPlatformPci && !*c.xenPlatformPci)
-        return makeError(ENOTSUP, path + ": xen_platform_pci=0 is not supported (Basalt's "
-                                         "guests always have the Xen platform device)");
+    if (c.xenPlatformPci)
+        add("xen-platform-pci", *c.xenPlatformPci ? "1" : "0");
     if (c.deviceId)
         add("platform-device-id", std::to_string(*c.deviceId));
     // xl's defaults apply to a config file's guest (restart on reboot).
@@ -294,6 +302,8 @@ Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
         ("platform-device-id", po::value<std::string>(),
             "device model: Xen platform PCI device id, 1 (default) or 2")
         ("usb-tablet", po::value<std::string>(), "device model: 1 (default) or 0")
+        ("xen-platform-pci", po::value<std::string>(),
+         "device model: the Xen platform PCI device, 1 (default) or 0")
         ("dm-library-dir", po::value<std::string>(),
             "folder of Basalt's device-model provider libraries (default: next to basalt-vmm)")
         ("dm-run-dir", po::value<std::string>(),

@@ -108,7 +108,10 @@ std::vector<std::string> buildQemuArgs(const DomainSpec& spec, const QemuArgsCon
         add(args, {"-smp", std::to_string(spec.vcpus)});
     add(args, {"-net", "none"});
 
-    std::string machine = "xenfv,suppress-vmdesc=on";
+    // xenfv is pc + the Xen platform device; libxl runs a guest without
+    // xen_platform_pci as a plain pc machine on the Xen accelerator.
+    std::string machine =
+        dm.xenPlatformPci ? "xenfv,suppress-vmdesc=on" : "pc,accel=xen,suppress-vmdesc=on";
     if (spec.mmioHoleStart != boot::kDefaultMmioHoleStart)
         machine += ",max-ram-below-4g=" + std::to_string(spec.mmioHoleStart);
     add(args, {"-machine", machine});

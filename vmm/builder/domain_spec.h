@@ -56,6 +56,7 @@
 //                                                   // "HOST:DISPLAY" (e.g. 127.0.0.1:0)
 //               platform-device-id = <1>;           // optional u32: 1 (default) or 2
 //               usb-tablet = <1>;                   // optional u32: 1 (default) or 0
+//               xen-platform-pci = <1>;             // optional u32: 1 (default) or 0
 //           };
 //
 //           disk@0 {                                // optional, 0 to 15; IDE only
@@ -170,6 +171,9 @@ struct DeviceModelSpec {
     std::optional<std::string> vnc; // "unix:/path" or "HOST:DISPLAY"
     uint32_t platformDeviceId = kPlatformDeviceIdXen;
     bool usbTablet = true;
+    // xl's xen_platform_pci: without it QEMU runs `pc,accel=xen`, and PV
+    // drivers find no platform device (they stay off, emulated devices stay).
+    bool xenPlatformPci = true;
 
     bool operator==(const DeviceModelSpec&) const = default;
 };

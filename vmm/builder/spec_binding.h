@@ -40,6 +40,7 @@ constexpr const char* kSerialProp = "serial";
 constexpr const char* kVncProp = "vnc";
 constexpr const char* kPlatformDeviceIdProp = "platform-device-id";
 constexpr const char* kUsbTabletProp = "usb-tablet";
+constexpr const char* kXenPlatformPciProp = "xen-platform-pci";
 constexpr const char* kTargetProp = "target";
 constexpr const char* kFormatProp = "format";
 constexpr const char* kVdevProp = "vdev";

@@ -400,9 +400,10 @@ Result<size_t> readChoice(const NodeProperties& props, const char* name, const s
 
 Result<DeviceModelSpec> readDeviceModel(const void* fdt, int node, const std::string& path) {
     using namespace spec;
-    auto props = NodeProperties::read(fdt, node, path,
-                                      {kCompatibleProp, kVgaProp, kVideoRamProp, kSerialProp,
-                                       kVncProp, kPlatformDeviceIdProp, kUsbTabletProp});
+    auto props =
+        NodeProperties::read(fdt, node, path,
+                             {kCompatibleProp, kVgaProp, kVideoRamProp, kSerialProp, kVncProp,
+                              kPlatformDeviceIdProp, kUsbTabletProp, kXenPlatformPciProp});
     if (!props)
         return props.error();
     BASALT_TRY(props->expectCompatible(kDeviceModelCompatible));
@@ -465,6 +466,15 @@ Result<DeviceModelSpec> readDeviceModel(const void* fdt, int node, const std::st
             return specError("property 'usb-tablet' in " + path + " is " + std::to_string(*tablet) +
                              "; it must be 0 or 1");
         dm.usbTablet = *tablet == 1;
+    }
+    if (props->has(kXenPlatformPciProp)) {
+        auto platform = props->u32(kXenPlatformPciProp);
+        if (!platform)
+            return platform.error();
+        if (*platform > 1)
+            return specError("property 'xen-platform-pci' in " + path + " is " +
+                             std::to_string(*platform) + "; it must be 0 or 1");
+        dm.xenPlatformPci = *platform == 1;
     }
     return dm;
 }

@@ -99,6 +99,7 @@ void writeSpec(FdtWriter& w, const DomainSpec& spec) {
             w.string(spec::kVncProp, *dm.vnc);
         w.u32(spec::kPlatformDeviceIdProp, dm.platformDeviceId);
         w.u32(spec::kUsbTabletProp, dm.usbTablet ? 1 : 0);
+        w.u32(spec::kXenPlatformPciProp, dm.xenPlatformPci ? 1 : 0);
         w.endNode();
     }
     for (const DiskSpec& disk : spec.disks) {

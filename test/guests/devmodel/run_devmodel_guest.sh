@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs one device-model test guest under basalt-vmm with QEMU as its device
 # model and a private basalt-xenstored.
-# usage: run_devmodel_guest.sh MODE BASALT_VMM BASALT_XENSTORED NAME IMAGE DISK CHECK_SCREEN VGA
+# usage: run_devmodel_guest.sh MODE BASALT_VMM BASALT_XENSTORED NAME IMAGE DISK CHECK_SCREEN VGA [ARGS]
+#   ARGS: more basalt-vmm options, one string split at spaces
 #   MODE pass:   the guest must print "PASS NAME" and exit through 0xF4 with 0;
 #   MODE screen: after READY, a QMP screendump must show the text (check_screen.sh);
 #   MODE killed: after LOOPING, QEMU is killed; basalt-vmm must exit 2 naming the device model.
 set -uo pipefail
 mode=$1 vmm=$2 xenstored=$3 name=$4 image=$5 disk=$6 check_screen=$7 vga=$8
+read -r -a extra_args <<<"${9:-}"
 qemu=/usr/libexec/xen-qemu-system-i386
 kExitCrashed=2
 
@@ -29,7 +31,8 @@ chmod 666 "$dir/disk.img"
 timeout --kill-after=5 240 "$vmm" --name "$name" --kernel "$image" --entry protected \
     --memory 32 --test-exit-port 0xf4 --xenstore "$xs_sock" \
     --device-model qemu --vga "$vga" --disk "$dir/disk.img,raw,hda,rw" \
-    --serial "file:$dir/shot/serial.log" --dm-run-dir "$dir/run" >"$dir/out" 2>"$dir/err" &
+    --serial "file:$dir/shot/serial.log" --dm-run-dir "$dir/run" ${extra_args[@]+"${extra_args[@]}"} \
+    >"$dir/out" 2>"$dir/err" &
 vmm_pid=$!
 
 wait_for_line() { # wait_for_line TEXT SECONDS

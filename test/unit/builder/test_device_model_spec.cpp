@@ -69,6 +69,7 @@ TEST_CASE("a spec with a device model and disks survives the blob") {
     file.deviceModel->videoRamMiB = 0;
     file.deviceModel->platformDeviceId = 2;
     file.deviceModel->usbTablet = false;
+    file.deviceModel->xenPlatformPci = false;
     file.disks[1].target.clear(); // empty cdrom
     auto again = parseSpecBlob(*buildSpecBlob(file));
     REQUIRE(again.ok());
@@ -307,6 +308,12 @@ TEST_CASE("QEMU's command line follows libxl for qemu-xen") {
     CHECK(hasPair(args, "-chardev",
                   "socket,id=basalt-qmp,path=/run/basalt/qemu-7/qmp.sock,server=on,wait=off"));
     CHECK(std::count(args.begin(), args.end(), "-nodefaults") == 1);
+
+    // xl's xen_platform_pci=0: libxl's plain pc machine on the Xen accelerator.
+    DomainSpec noPlatform = spec;
+    noPlatform.deviceModel->xenPlatformPci = false;
+    CHECK(hasPair(buildQemuArgs(noPlatform, {7, "/run/qmp.sock"}), "-machine",
+                  "pc,accel=xen,suppress-vmdesc=on"));
     CHECK(std::count(args.begin(), args.end(), "-no-user-config") == 1);
 
     spec.deviceModel->vga = VgaKind::Cirrus;
