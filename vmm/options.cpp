@@ -201,9 +201,13 @@ Result<std::vector<std::string>> configArgs(const std::string& path,
     if (c.vnc)
         add("vnc", *c.vnc);
     // A password that cannot be applied must not leave the display open.
+    // Debian's qemu-system-xen has no DES cipher, so its VNC server cannot do
+    // password authentication at all (QEMU: "Cipher backend does not support
+    // DES algorithm" for -vnc ...,password=on).
     if (c.vncPassword && !c.vncPassword->empty())
-        return makeError(ENOTSUP, path + ": vncpasswd is not supported yet; use a "
-                                         "vnclisten=\"unix:/PATH\" socket with file permissions");
+        return makeError(ENOTSUP, path + ": vncpasswd cannot be honoured: Debian's "
+                                         "qemu-system-xen has no DES cipher for VNC passwords; use "
+                                         "vnclisten=\"unix:/PATH\" with file permissions");
     if (c.serial)
         add("serial", *c.serial);
     if (c.xenPlatformPci)
