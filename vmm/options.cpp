@@ -51,6 +51,19 @@ Result<uint32_t> parseSmall(const po::variables_map& vm, const char* flag) {
     return static_cast<uint32_t>(*value);
 }
 
+// A 0/1 switch; `out` keeps its default when the flag is absent.
+Status parseFlag(const po::variables_map& vm, const char* flag, bool& out) {
+    if (!vm.count(flag))
+        return {};
+    auto value = parseSmall(vm, flag);
+    if (!value.ok())
+        return value.error();
+    if (*value > 1)
+        return makeError(EINVAL, std::string("--") + flag + " must be 0 or 1");
+    out = *value == 1;
+    return {};
+}
+
 // --vga, --disk, ... -> spec.deviceModel and spec.disks; validateSpec checks
 // the combination when the blob is parsed back.
 Status parseDeviceOptions(const po::variables_map& vm, DomainSpec& spec) {
@@ -115,22 +128,8 @@ Status parseDeviceOptions(const po::variables_map& vm, DomainSpec& spec) {
             return id.error();
         dm.platformDeviceId = *id;
     }
-    if (vm.count("usb-tablet")) {
-        auto tablet = parseSmall(vm, "usb-tablet");
-        if (!tablet.ok())
-            return tablet.error();
-        if (*tablet > 1)
-            return makeError(EINVAL, "--usb-tablet must be 0 or 1");
-        dm.usbTablet = *tablet == 1;
-    }
-    if (vm.count("xen-platform-pci")) {
-        auto platform = parseSmall(vm, "xen-platform-pci");
-        if (!platform.ok())
-            return platform.error();
-        if (*platform > 1)
-            return makeError(EINVAL, "--xen-platform-pci must be 0 or 1");
-        dm.xenPlatformPci = *platform == 1;
-    }
+    BASALT_TRY(parseFlag(vm, "usb-tablet", dm.usbTablet));
+    BASALT_TRY(parseFlag(vm, "xen-platform-pci", dm.xenPlatformPci));
     spec.deviceModel = dm;
 
     if (vm.count("disk")) {

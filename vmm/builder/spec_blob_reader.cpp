@@ -398,6 +398,21 @@ Result<size_t> readChoice(const NodeProperties& props, const char* name, const s
                      "; it must be one of " + allowed);
 }
 
+// An optional u32 property that is a switch: 0 or 1; `out` keeps its default
+// when the property is absent.
+Status readFlag(const NodeProperties& props, const char* name, const std::string& path, bool& out) {
+    if (!props.has(name))
+        return {};
+    auto value = props.u32(name);
+    if (!value)
+        return value.error();
+    if (*value > 1)
+        return specError(std::string("property '") + name + "' in " + path + " is " +
+                         std::to_string(*value) + "; it must be 0 or 1");
+    out = *value == 1;
+    return {};
+}
+
 Result<DeviceModelSpec> readDeviceModel(const void* fdt, int node, const std::string& path) {
     using namespace spec;
     auto props =
@@ -458,24 +473,8 @@ Result<DeviceModelSpec> readDeviceModel(const void* fdt, int node, const std::st
             return id.error();
         dm.platformDeviceId = *id;
     }
-    if (props->has(kUsbTabletProp)) {
-        auto tablet = props->u32(kUsbTabletProp);
-        if (!tablet)
-            return tablet.error();
-        if (*tablet > 1)
-            return specError("property 'usb-tablet' in " + path + " is " + std::to_string(*tablet) +
-                             "; it must be 0 or 1");
-        dm.usbTablet = *tablet == 1;
-    }
-    if (props->has(kXenPlatformPciProp)) {
-        auto platform = props->u32(kXenPlatformPciProp);
-        if (!platform)
-            return platform.error();
-        if (*platform > 1)
-            return specError("property 'xen-platform-pci' in " + path + " is " +
-                             std::to_string(*platform) + "; it must be 0 or 1");
-        dm.xenPlatformPci = *platform == 1;
-    }
+    BASALT_TRY(readFlag(*props, kUsbTabletProp, path, dm.usbTablet));
+    BASALT_TRY(readFlag(*props, kXenPlatformPciProp, path, dm.xenPlatformPci));
     return dm;
 }
 
