@@ -40,44 +40,30 @@ void readBytes(uint32_t value, uint64_t offset, std::span<uint8_t> data) {
         data[i] = static_cast<uint8_t>(value >> (kBitsPerByte * (offset + i)));
 }
 
-// The bus sees three devices; they share one AcpiPm.
-class EventBlock final : public BusDevice {
+// The bus sees three devices (the blocks are not adjacent); each forwards to
+// its pair of AcpiPm's register handlers.
+class Block final : public BusDevice {
 public:
-    explicit EventBlock(std::shared_ptr<AcpiPm> pm) : pm_(std::move(pm)) {}
-    void read(uint64_t offset, std::span<uint8_t> data) override { pm_->readEvent(offset, data); }
+    using Read = void (AcpiPm::*)(uint64_t, std::span<uint8_t>);
+    using Write = void (AcpiPm::*)(uint64_t, std::span<const uint8_t>);
+    Block(std::shared_ptr<AcpiPm> pm, Read read, Write write)
+        : pm_(std::move(pm)), read_(read), write_(write) {}
+    void read(uint64_t offset, std::span<uint8_t> data) override { ((*pm_).*read_)(offset, data); }
     void write(uint64_t offset, std::span<const uint8_t> data) override {
-        pm_->writeEvent(offset, data);
+        ((*pm_).*write_)(offset, data);
     }
 
 private:
     std::shared_ptr<AcpiPm> pm_;
-};
-
-class ControlBlock final : public BusDevice {
-public:
-    explicit ControlBlock(std::shared_ptr<AcpiPm> pm) : pm_(std::move(pm)) {}
-    void read(uint64_t offset, std::span<uint8_t> data) override { pm_->readControl(offset, data); }
-    void write(uint64_t offset, std::span<const uint8_t> data) override {
-        pm_->writeControl(offset, data);
-    }
-
-private:
-    std::shared_ptr<AcpiPm> pm_;
-};
-
-class TimerBlock final : public BusDevice {
-public:
-    explicit TimerBlock(std::shared_ptr<AcpiPm> pm) : pm_(std::move(pm)) {}
-    void read(uint64_t offset, std::span<uint8_t> data) override { pm_->readTimer(offset, data); }
-    void write(uint64_t, std::span<const uint8_t>) override {
-        LOG_RATELIMITED(AcpiPm, Warn, "write to the read-only PM timer ignored");
-    }
-
-private:
-    std::shared_ptr<AcpiPm> pm_;
+    Read read_;
+    Write write_;
 };
 
 } // namespace
+
+void AcpiPm::writeTimer(uint64_t, std::span<const uint8_t>) {
+    LOG_RATELIMITED(AcpiPm, Warn, "write to the read-only PM timer ignored");
+}
 
 AcpiPm::AcpiPm(Config config)
     : config_(std::move(config)), clock_(*config_.clock), startNs_(clock_.monotonicNs()) {}
@@ -89,11 +75,14 @@ AcpiPm::~AcpiPm() {
 Status AcpiPm::attach(IoBus& bus) {
     auto self = shared_from_this();
     BASALT_TRY(bus.add(AddressSpace::Pio, kEventBlock, kEventBlockBytes,
-                       std::make_shared<EventBlock>(self), "ACPI PM1a event block"));
+                       std::make_shared<Block>(self, &AcpiPm::readEvent, &AcpiPm::writeEvent),
+                       "ACPI PM1a event block"));
     BASALT_TRY(bus.add(AddressSpace::Pio, kControlBlock, kControlBlockBytes,
-                       std::make_shared<ControlBlock>(self), "ACPI PM1a control block"));
+                       std::make_shared<Block>(self, &AcpiPm::readControl, &AcpiPm::writeControl),
+                       "ACPI PM1a control block"));
     BASALT_TRY(bus.add(AddressSpace::Pio, kTimerBlock, kTimerBlockBytes,
-                       std::make_shared<TimerBlock>(self), "ACPI PM timer"));
+                       std::make_shared<Block>(self, &AcpiPm::readTimer, &AcpiPm::writeTimer),
+                       "ACPI PM timer"));
     return {};
 }
 

@@ -72,6 +72,7 @@ public:
     void readControl(uint64_t offset, std::span<uint8_t> data);
     void writeControl(uint64_t offset, std::span<const uint8_t> data);
     void readTimer(uint64_t offset, std::span<uint8_t> data);
+    void writeTimer(uint64_t offset, std::span<const uint8_t> data); // read-only: logged
 
 private:
     uint64_t ticks() const; // since start, not wrapped
