@@ -4,6 +4,8 @@
 #include "vmm/kvm/vcpu.h"
 #include "vmm/kvm/vm.h"
 
+#include <ctime>
+
 namespace basalt {
 
 BASALT_LOG_CATEGORY(VirtualWireLog, "virtual-wire");
@@ -46,16 +48,30 @@ VirtualWire::Step VirtualWire::decide(uint64_t redirection0, uint32_t lvt0,
 void VirtualWire::poll(kvm::Vm& vm, kvm::Vcpu& bsp) {
     if (failed_)
         return;
-    const auto now = std::chrono::steady_clock::now();
+    // This runs at every vCPU 0 exit: the coarse clock needs no TSC read.
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    const auto now = std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
     if (now < next_)
         return;
     next_ = now + kPollInterval;
     auto redirection = vm.ioapicRedirection(0);
-    auto lvt0 = redirection.ok() ? bsp.lapicRegister(kLapicLvt0) : Result<uint32_t>(0u);
-    if (!redirection.ok() || !lvt0.ok()) {
+    if (!redirection.ok()) {
         failed_ = true;
         LOG(VirtualWireLog, Warn, "PIC virtual wire not followed: %s",
-            (!redirection.ok() ? redirection.error() : lvt0.error()).message.c_str());
+            redirection.error().message.c_str());
+        return;
+    }
+    // Reading LVT0 is a vCPU ioctl (KVM loads and puts the vCPU's state for
+    // it), much dearer than the VM-wide IOAPIC read: skip it while the wire is
+    // off and no override of ours is in force, which is nearly always.
+    if (!saved_ && !isExtIntUnmasked(*redirection))
+        return;
+    auto lvt0 = bsp.lapicRegister(kLapicLvt0);
+    if (!lvt0.ok()) {
+        failed_ = true;
+        LOG(VirtualWireLog, Warn, "PIC virtual wire not followed: %s",
+            lvt0.error().message.c_str());
         return;
     }
     Step step = decide(*redirection, *lvt0, saved_);

@@ -46,7 +46,7 @@ public:
     static Step decide(uint64_t redirection0, uint32_t lvt0, std::optional<uint32_t> saved);
 
 private:
-    std::chrono::steady_clock::time_point next_{};
+    std::chrono::nanoseconds next_{}; // CLOCK_MONOTONIC_COARSE
     std::optional<uint32_t> saved_;
     bool failed_ = false;
 };
