@@ -112,9 +112,14 @@ int fail(const std::string& message) {
 }
 
 Status writeFile(const std::string& path, const std::vector<uint8_t>& bytes) {
-    FILE* f = std::fopen(path.c_str(), "wb");
-    if (!f)
+    // 0600: a spec can hold a VNC password.
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE* f = fd < 0 ? nullptr : ::fdopen(fd, "wb");
+    if (!f) {
+        if (fd >= 0)
+            ::close(fd);
         return errnoError("cannot create '" + path + "'");
+    }
     bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
     ok = std::fclose(f) == 0 && ok;
     if (!ok)
@@ -129,6 +134,7 @@ devmodel::LauncherConfig launcherConfig(const VmmOptions& options) {
     config.libraryDir =
         options.dmLibraryDir.empty() ? devmodel::defaultLibraryDir() : options.dmLibraryDir;
     config.sandboxLibrary = devmodel::defaultSandboxLibrary();
+    config.vncAuthBinary = devmodel::defaultVncAuthBinary();
     if (!options.dmRunDir.empty())
         config.runDir = options.dmRunDir;
     // Installs with their own account name, and tests of a missing one.

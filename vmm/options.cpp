@@ -22,6 +22,8 @@ namespace {
 constexpr uint64_t kMiB = 1ull << 20;
 constexpr uint32_t kDefaultMemoryMiB = 64;
 constexpr uint64_t kMaxPort = 0xFFFF;
+// RFB VNC authentication's DES key: the first 8 bytes of the password.
+constexpr size_t kVncPasswordSignificantBytes = 8;
 
 // Parses a decimal or 0x-prefixed number, rejecting trailing junk and overflow.
 Result<uint64_t> parseNumber(const std::string& text, const std::string& what, uint64_t max) {
@@ -39,9 +41,39 @@ Result<uint64_t> parseNumber(const std::string& text, const std::string& what, u
 }
 
 // The options that describe emulated devices; any of them turns QEMU on.
-constexpr const char* kDeviceFlags[] = {
-    "device-model",       "vga",        "videoram",        "disk", "serial", "vnc",
-    "platform-device-id", "usb-tablet", "xen-platform-pci"};
+constexpr const char* kDeviceFlags[] = {"device-model",
+                                        "vga",
+                                        "videoram",
+                                        "disk",
+                                        "serial",
+                                        "vnc",
+                                        "vnc-password-file",
+                                        "platform-device-id",
+                                        "usb-tablet",
+                                        "xen-platform-pci"};
+
+// A password file bigger than this is a mistake, not a password.
+constexpr uint64_t kMaxVncPasswordFileBytes = 4096;
+
+// The first line of FILE (the password is never in argv, where /proc shows
+// it to everyone).
+Result<std::string> readVncPasswordFile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        return makeError(errno ? errno : ENOENT, "--vnc-password-file: cannot read '" + path + "'");
+    std::string text(kMaxVncPasswordFileBytes + 1, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxVncPasswordFileBytes)
+        return makeError(EINVAL, "--vnc-password-file: '" + path + "' is larger than " +
+                                     std::to_string(kMaxVncPasswordFileBytes) + " bytes");
+    text = text.substr(0, text.find('\n'));
+    if (!text.empty() && text.back() == '\r')
+        text.pop_back();
+    if (text.empty())
+        return makeError(EINVAL, "--vnc-password-file: '" + path + "' holds no password");
+    return text;
+}
 
 Result<uint32_t> parseSmall(const po::variables_map& vm, const char* flag) {
     auto value = parseNumber(vm[flag].as<std::string>(), std::string("--") + flag,
@@ -66,7 +98,8 @@ Status parseFlag(const po::variables_map& vm, const char* flag, bool& out) {
 
 // --vga, --disk, ... -> spec.deviceModel and spec.disks; validateSpec checks
 // the combination when the blob is parsed back.
-Status parseDeviceOptions(const po::variables_map& vm, DomainSpec& spec) {
+Status parseDeviceOptions(const po::variables_map& vm, DomainSpec& spec,
+                          const std::string& configVncPassword) {
     bool any = false;
     for (const char* flag : kDeviceFlags)
         any = any || (vm.count(flag) && std::string(flag) != "device-model");
@@ -122,6 +155,14 @@ Status parseDeviceOptions(const po::variables_map& vm, DomainSpec& spec) {
     }
     if (vm.count("vnc"))
         dm.vnc = vm["vnc"].as<std::string>();
+    if (vm.count("vnc-password-file")) {
+        auto password = readVncPasswordFile(vm["vnc-password-file"].as<std::string>());
+        if (!password.ok())
+            return password.error();
+        dm.vncPassword = std::move(*password);
+    } else {
+        dm.vncPassword = configVncPassword;
+    }
     if (vm.count("platform-device-id")) {
         auto id = parseSmall(vm, "platform-device-id");
         if (!id.ok())
@@ -154,7 +195,8 @@ Status parseDeviceOptions(const po::variables_map& vm, DomainSpec& spec) {
 // over the file, as Boost's first store() of an option does.
 Result<std::vector<std::string>> configArgs(const std::string& path,
                                             const po::options_description& desc,
-                                            std::vector<std::string>& warnings) {
+                                            std::vector<std::string>& warnings,
+                                            std::string& vncPassword) {
     auto file = xlcfg::loadXlConfigFile(path);
     if (!file.ok())
         return file.error();
@@ -199,14 +241,16 @@ Result<std::vector<std::string>> configArgs(const std::string& path,
         add("videoram", std::to_string(*c.videoRamMiB));
     if (c.vnc)
         add("vnc", *c.vnc);
-    // A password that cannot be applied must not leave the display open.
-    // Debian's qemu-system-xen has no DES cipher, so its VNC server cannot do
-    // password authentication at all (QEMU: "Cipher backend does not support
-    // DES algorithm" for -vnc ...,password=on).
-    if (c.vncPassword && !c.vncPassword->empty())
-        return makeError(ENOTSUP, path + ": vncpasswd cannot be honoured: Debian's "
-                                         "qemu-system-xen has no DES cipher for VNC passwords; use "
-                                         "vnclisten=\"unix:/PATH\" with file permissions");
+    // Not a flag: a flag's value would be in argv. basalt-vnc-auth checks
+    // it, as Debian's QEMU has no DES cipher to do so. Empty means none, as
+    // in xl.
+    if (c.vncPassword && !c.vncPassword->empty()) {
+        if (c.vnc)
+            vncPassword = *c.vncPassword;
+        else
+            warnings.push_back(path + ": vncpasswd is ignored: VNC is off (set vnc=1 or "
+                                      "vnclisten)");
+    }
     if (c.serial)
         add("serial", *c.serial);
     if (c.xenPlatformPci)
@@ -302,6 +346,9 @@ Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
             "(repeatable; IDE hda-hdd)")
         ("serial", po::value<std::string>(), "device model: none (default), pty or file:PATH")
         ("vnc", po::value<std::string>(), "device model: unix:PATH or HOST:DISPLAY")
+        ("vnc-password-file", po::value<std::string>(),
+            "device model: VNC clients must give the password on FILE's first line "
+            "(basalt-vnc-auth checks it; only 8 bytes count)")
         ("platform-device-id", po::value<std::string>(),
             "device model: Xen platform PCI device id, 1 (default) or 2")
         ("usb-tablet", po::value<std::string>(), "device model: 1 (default) or 0")
@@ -326,11 +373,13 @@ Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
     // clang-format on
 
     VmmOptions options;
+    std::string configVncPassword; // --config's vncpasswd, if VNC is on
     po::variables_map vm;
     try {
         po::store(po::command_line_parser(args).options(desc).run(), vm);
         if (vm.count("config") && !vm.count("help")) {
-            auto fromFile = configArgs(vm["config"].as<std::string>(), desc, options.warnings);
+            auto fromFile = configArgs(vm["config"].as<std::string>(), desc, options.warnings,
+                                       configVncPassword);
             if (!fromFile.ok())
                 return fromFile.error();
             po::store(po::command_line_parser(*fromFile).options(desc).run(), vm);
@@ -474,7 +523,13 @@ Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
         *field = static_cast<uint16_t>(*port);
     }
 
-    BASALT_TRY(parseDeviceOptions(vm, spec));
+    BASALT_TRY(parseDeviceOptions(vm, spec, configVncPassword));
+    // As QEMU and libxl do, the rest is silently ignored by RFB itself; say so.
+    if (spec.deviceModel && spec.deviceModel->vncPassword.size() > kVncPasswordSignificantBytes)
+        options.warnings.push_back("the VNC password is " +
+                                   std::to_string(spec.deviceModel->vncPassword.size()) +
+                                   " bytes; VNC authentication uses only its first " +
+                                   std::to_string(kVncPasswordSignificantBytes));
 
     // Round-trip through the blob: what runs is exactly what a saved spec says.
     auto blob = buildSpecBlob(spec);

@@ -5,6 +5,7 @@
 #include "base/log.h"
 #include "base/unique_fd.h"
 #include "devmodel/launcher/qemu_args.h"
+#include "devmodel/launcher/vnc_listener.h"
 #include "devmodel/protocol/dm_wire.h"
 #include "toolstack/xs_client/xs_client.h"
 
@@ -45,7 +46,15 @@ namespace fs = std::filesystem;
 
 constexpr int kChildFailureStatus = 127;
 constexpr int kFirstHighFd = 10; // child: fds are parked here before dup2
-constexpr int kExecStatusFd = kQemuDmSocketFd + 1;
+// A child inherits 0-2 and then these, from fd 3 on (QEMU: the DM socket;
+// basalt-vnc-auth: its listening socket and the password pipe).
+constexpr int kFirstInheritedFd = 3;
+constexpr size_t kMaxInheritedFds = 2;
+constexpr int kVncListenFd = 3;
+constexpr int kVncPasswordFd = 4;
+static_assert(kQemuDmSocketFd == kFirstInheritedFd);
+static_assert(kVncListenFd == kFirstInheritedFd && kVncPasswordFd == kFirstInheritedFd + 1);
+constexpr const char* kVncSocketName = "vnc.sock";
 constexpr size_t kLogTailBytes = 2048;
 constexpr const char* kRunningState = "running";
 constexpr const char* kPtyMarker = "char device redirected to ";
@@ -66,7 +75,8 @@ constexpr const char* kChildStages[] = {"set up its file descriptors",
                                         "set the parent-death signal",
                                         "notice its parent exited",
                                         "enter its run directory",
-                                        "execute QEMU"};
+                                        "execute its program"};
+constexpr int kExecStage = 8;
 
 Error launchError(std::string message) {
     return makeError(EINVAL, std::move(message));
@@ -167,7 +177,8 @@ struct ChildPlan {
     const char* runDir;
     int devNull;
     int log;
-    int dmFd;
+    int inherited[kMaxInheritedFds]; // become fds 3, 4, ...
+    size_t inheritedCount;
     int statusPipe;
     UserIds ids;
     pid_t parent;
@@ -184,17 +195,26 @@ struct ChildPlan {
     // Park every fd above the targets, then put each in place.
     int devNull = fcntl(plan.devNull, F_DUPFD, kFirstHighFd);
     int log = fcntl(plan.log, F_DUPFD, kFirstHighFd);
-    int dm = fcntl(plan.dmFd, F_DUPFD, kFirstHighFd);
+    int parked[kMaxInheritedFds];
+    bool parkedAll = true;
+    for (size_t i = 0; i < plan.inheritedCount; ++i) {
+        parked[i] = fcntl(plan.inherited[i], F_DUPFD, kFirstHighFd);
+        parkedAll = parkedAll && parked[i] >= 0;
+    }
     int status = fcntl(plan.statusPipe, F_DUPFD, kFirstHighFd);
     if (status < 0)
         _exit(kChildFailureStatus);
-    if (devNull < 0 || log < 0 || dm < 0 || dup2(devNull, STDIN_FILENO) < 0 ||
-        dup2(log, STDOUT_FILENO) < 0 || dup2(log, STDERR_FILENO) < 0 ||
-        dup2(dm, kQemuDmSocketFd) < 0 || dup2(status, kExecStatusFd) < 0 ||
+    const int kExecStatusFd = kFirstInheritedFd + static_cast<int>(plan.inheritedCount);
+    bool placed = parkedAll && devNull >= 0 && log >= 0 && dup2(devNull, STDIN_FILENO) >= 0 &&
+                  dup2(log, STDOUT_FILENO) >= 0 && dup2(log, STDERR_FILENO) >= 0;
+    for (size_t i = 0; placed && i < plan.inheritedCount; ++i)
+        placed = dup2(parked[i], kFirstInheritedFd + static_cast<int>(i)) >= 0;
+    if (!placed || dup2(status, kExecStatusFd) < 0 ||
         fcntl(kExecStatusFd, F_SETFD, FD_CLOEXEC) < 0 ||
         syscall(SYS_close_range, kExecStatusFd + 1, UINT_MAX, 0) < 0)
         childFail(status, 0);
-    // dup2 left fd 3 without FD_CLOEXEC: QEMU inherits exactly 0-3.
+    // dup2 left the inherited fds without FD_CLOEXEC: QEMU inherits exactly
+    // 0-3, basalt-vnc-auth 0-4.
     setsid();
     if (setgroups(0, nullptr) < 0)
         childFail(kExecStatusFd, 1);
@@ -214,7 +234,66 @@ struct ChildPlan {
     if (chdir(plan.runDir) < 0)
         childFail(kExecStatusFd, 7);
     execve(plan.binary, plan.argv, plan.envp);
-    childFail(kExecStatusFd, 8);
+    childFail(kExecStatusFd, kExecStage);
+}
+
+// A deprivileged child as runChild makes it, and its pidfd.
+struct Spawned {
+    pid_t pid = -1;
+    UniqueFd pidfd;
+};
+
+Result<Spawned> spawnChild(const std::string& binary, std::vector<std::string> argv,
+                           std::vector<std::string> env, const std::vector<int>& inherited,
+                           int logFd, const std::string& runDir, const UserIds& ids) {
+    std::vector<char*> argvC = cStrings(argv);
+    std::vector<char*> envC = cStrings(env);
+    UniqueFd devNull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!devNull.valid())
+        return errnoError("cannot open /dev/null");
+    int pipeFds[2];
+    if (pipe2(pipeFds, O_CLOEXEC) < 0)
+        return errnoError("cannot create a pipe");
+    UniqueFd statusRead(pipeFds[0]);
+    UniqueFd statusWrite(pipeFds[1]);
+
+    ChildPlan plan{binary.c_str(),    argvC.data(), envC.data(), runDir.c_str(),
+                   devNull.get(),     logFd,        {-1, -1},    inherited.size(),
+                   statusWrite.get(), ids,          getpid()};
+    if (inherited.size() > kMaxInheritedFds)
+        return launchError("too many inherited fds");
+    for (size_t i = 0; i < inherited.size(); ++i)
+        plan.inherited[i] = inherited[i];
+    const pid_t child = fork();
+    if (child < 0)
+        return errnoError("cannot fork " + binary);
+    if (child == 0)
+        runChild(plan);
+    Spawned spawned;
+    spawned.pid = child;
+    spawned.pidfd = UniqueFd(pidfdOpen(child));
+    if (!spawned.pidfd.valid()) {
+        const int error = errno;
+        ::kill(child, SIGKILL);
+        ::waitpid(child, nullptr, 0);
+        return makeError(error, "cannot open a pidfd for " + binary);
+    }
+    statusWrite = UniqueFd();
+    ChildFailure failure{};
+    ssize_t got;
+    do {
+        got = ::read(statusRead.get(), &failure, sizeof(failure));
+    } while (got < 0 && errno == EINTR);
+    if (got == static_cast<ssize_t>(sizeof(failure))) {
+        // The child has exited (kChildFailureStatus): reap it here.
+        ::waitpid(child, nullptr, 0);
+        const int stage =
+            failure.stage >= 0 && failure.stage <= kExecStage ? failure.stage : kExecStage;
+        return makeError(failure.error, std::string("the device-model process could not ") +
+                                            kChildStages[stage] + " (" + binary +
+                                            "): " + strerror(failure.error));
+    }
+    return spawned;
 }
 
 } // namespace
@@ -225,6 +304,10 @@ std::string defaultLibraryDir() {
 
 std::string defaultSandboxLibrary() {
     return envOr("BASALT_DM_SANDBOX_LIBRARY", exeDir() + "/" + kSandboxLibraryName);
+}
+
+std::string defaultVncAuthBinary() {
+    return envOr("BASALT_VNC_AUTH", exeDir() + "/" + kVncAuthBinaryName);
 }
 
 struct DeviceModelProcess::State {
@@ -239,9 +322,16 @@ struct DeviceModelProcess::State {
     pid_t pid = -1;
     UniqueFd pidfd;
     UniqueFd wakeFd; // eventfd: stop() wakes the monitor thread
+    // basalt-vnc-auth, with a VNC password only. Reaped by the monitor
+    // thread when it dies on its own, else by shutdown().
+    pid_t vncAuthPid = -1;
+    UniqueFd vncAuthPidfd;
+    std::string vncAuthLogPath;
+    std::string vncUnixSocket; // the user's "unix:" VNC path, removed on stop
     std::thread monitor;
 
     std::mutex mutex;
+    std::mutex vncAuthMutex; // the monitor thread and shutdown() both reap it
     std::condition_variable exitedCv;
     bool exited = false;
     bool stopping = false;
@@ -250,13 +340,19 @@ struct DeviceModelProcess::State {
 
     // Runs on the monitor thread: the only place QEMU is reaped.
     void monitorLoop() {
-        pollfd fds[2] = {{pidfd.get(), POLLIN, 0}, {wakeFd.get(), POLLIN, 0}};
+        // A negative fd is ignored by poll: no relay, or it was reaped.
+        pollfd fds[3] = {
+            {pidfd.get(), POLLIN, 0}, {wakeFd.get(), POLLIN, 0}, {vncAuthPidfd.get(), POLLIN, 0}};
         while (true) {
-            int n = poll(fds, 2, -1);
+            int n = poll(fds, 3, -1);
             if (n < 0 && errno == EINTR)
                 continue;
             if (n < 0 || (fds[0].revents & (POLLIN | POLLHUP | POLLERR)))
                 break;
+            if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) {
+                fds[2].fd = -1;
+                reapVncAuth(false);
+            }
             if (fds[1].revents & POLLIN) {
                 std::lock_guard lock(mutex);
                 if (stopping && exited)
@@ -292,6 +388,45 @@ struct DeviceModelProcess::State {
         }
     }
 
+    // The relay's end: logged, never a guest crash (see launcher.h).
+    void reapVncAuth(bool expected) {
+        std::lock_guard lock(vncAuthMutex);
+        if (vncAuthPid < 0)
+            return;
+        siginfo_t info{};
+        int rc;
+        do {
+            rc = waitid(P_PIDFD, static_cast<id_t>(vncAuthPidfd.get()), &info, WEXITED);
+        } while (rc < 0 && errno == EINTR);
+        const std::string how = rc < 0 ? std::string(strerror(errno))
+                                : info.si_code == CLD_EXITED
+                                    ? "exited with status " + std::to_string(info.si_status)
+                                    : std::string("killed by signal ") + strsignal(info.si_status);
+        {
+            std::lock_guard stateLock(mutex);
+            expected = expected || stopping;
+        }
+        if (expected)
+            LOG(Launcher, Info, "basalt-vnc-auth pid %d %s", vncAuthPid, how.c_str());
+        else
+            LOG(Launcher, Error,
+                "basalt-vnc-auth pid %d %s: VNC access to domain %u is lost, the guest keeps "
+                "running; its log is %s",
+                vncAuthPid, how.c_str(), config.domid, vncAuthLogPath.c_str());
+        vncAuthPid = -1;
+    }
+
+    void stopVncAuth() {
+        {
+            std::lock_guard lock(vncAuthMutex);
+            if (vncAuthPid < 0)
+                return;
+            // It holds no state worth a grace period.
+            pidfdSignal(vncAuthPidfd.get(), SIGKILL);
+        }
+        reapVncAuth(true);
+    }
+
     bool waitExited(std::chrono::milliseconds timeout) {
         std::unique_lock lock(mutex);
         return exitedCv.wait_for(lock, timeout, [&] { return exited; });
@@ -306,6 +441,7 @@ struct DeviceModelProcess::State {
             stopped = true;
             stopping = true;
         }
+        stopVncAuth();
         if (pid > 0) {
             if (!monitor.joinable())
                 monitor = std::thread([this] { reap(); });
@@ -328,6 +464,8 @@ struct DeviceModelProcess::State {
         }
         removeKeys();
         removeRunDir();
+        if (!vncUnixSocket.empty())
+            ::unlink(vncUnixSocket.c_str());
     }
 
     void removeKeys() {
@@ -353,6 +491,7 @@ struct DeviceModelProcess::State {
     Status writeKeys(const DomainSpec& spec);
     Status makeRunDir(const UserIds& ids);
     Status spawn(const DomainSpec& spec, int dmFd, const UserIds& ids);
+    Status startVncAuth(const DomainSpec& spec, const UserIds& ids);
     Status awaitRunning();
 };
 
@@ -402,77 +541,88 @@ Status DeviceModelProcess::State::makeRunDir(const UserIds& ids) {
     return {};
 }
 
+// The environment of a device-model child: a fixed PATH, `extra`, and the
+// BASALT_LOG switches, so it logs like basalt-vmm.
+static std::vector<std::string> childEnvironment(std::vector<std::string> extra) {
+    std::vector<std::string> env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+    env.insert(env.end(), extra.begin(), extra.end());
+    for (char** e = environ; e && *e; ++e)
+        if (std::strncmp(*e, "BASALT_LOG", std::strlen("BASALT_LOG")) == 0)
+            env.emplace_back(*e);
+    return env;
+}
+
 Status DeviceModelProcess::State::spawn(const DomainSpec& spec, int dmFd, const UserIds& ids) {
     std::vector<std::string> argv = {config.qemuBinary};
-    for (std::string& arg : buildQemuArgs(spec, {config.domid, qmpSocket}))
+    QemuArgsConfig qemuConfig{config.domid, qmpSocket, {}};
+    if (spec.deviceModel->vnc && !spec.deviceModel->vncPassword.empty())
+        qemuConfig.vncRelaySocketPath = runDir + "/" + kVncSocketName;
+    for (std::string& arg : buildQemuArgs(spec, qemuConfig))
         argv.push_back(std::move(arg));
-    std::vector<std::string> env = {
-        "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+    std::vector<std::string> env = childEnvironment({
         "LD_LIBRARY_PATH=" + config.libraryDir,
         "LD_PRELOAD=" + config.sandboxLibrary,
         std::string(kDmSocketEnv) + "=" + std::to_string(kQemuDmSocketFd),
         "XENSTORED_PATH=" + config.xenstorePath,
         "XEN_DOMAIN_ID=" + std::to_string(config.domid),
-    };
-    // The provider libraries log through the same switches as basalt-vmm.
-    for (char** e = environ; e && *e; ++e)
-        if (std::strncmp(*e, "BASALT_LOG", std::strlen("BASALT_LOG")) == 0)
-            env.emplace_back(*e);
+    });
     std::string commandLine;
     for (const std::string& arg : argv)
         commandLine += " " + arg;
     LOG(Launcher, Info, "starting QEMU:%s", commandLine.c_str());
 
-    std::vector<char*> argvC = cStrings(argv);
-    std::vector<char*> envC = cStrings(env);
-    UniqueFd devNull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-    if (!devNull.valid())
-        return errnoError("cannot open /dev/null");
     UniqueFd log(::open(logPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
     if (!log.valid())
         return errnoError("cannot create QEMU's log '" + logPath + "'");
+    auto spawned = spawnChild(config.qemuBinary, std::move(argv), std::move(env), {dmFd}, log.get(),
+                              runDir, ids);
+    if (!spawned)
+        return spawned.error();
+    pid = spawned->pid;
+    pidfd = std::move(spawned->pidfd);
+    return {};
+}
+
+// After QEMU runs (its VNC socket exists): the listening socket, the
+// password pipe, then the relay itself.
+Status DeviceModelProcess::State::startVncAuth(const DomainSpec& spec, const UserIds& ids) {
+    const DeviceModelSpec& dm = *spec.deviceModel;
+    if (!dm.vnc || dm.vncPassword.empty())
+        return {};
+    auto listener = listenForVnc(*dm.vnc, ids.uid, ids.gid);
+    if (!listener)
+        return listener.error();
+    vncUnixSocket = vncUnixPath(*dm.vnc);
+    // The password travels through a pipe, never argv or the environment
+    // (both readable in /proc); it fits the pipe's buffer (validateSpec caps
+    // it far below 64 KiB), so it is written whole before the fork.
     int pipeFds[2];
     if (pipe2(pipeFds, O_CLOEXEC) < 0)
         return errnoError("cannot create a pipe");
-    UniqueFd statusRead(pipeFds[0]);
-    UniqueFd statusWrite(pipeFds[1]);
-
-    const ChildPlan plan{config.qemuBinary.c_str(),
-                         argvC.data(),
-                         envC.data(),
-                         runDir.c_str(),
-                         devNull.get(),
-                         log.get(),
-                         dmFd,
-                         statusWrite.get(),
-                         ids,
-                         getpid()};
-    const pid_t child = fork();
-    if (child < 0)
-        return errnoError("cannot fork QEMU");
-    if (child == 0)
-        runChild(plan);
-    pid = child;
-    pidfd = UniqueFd(pidfdOpen(child));
-    if (!pidfd.valid()) {
-        const int error = errno;
-        ::kill(child, SIGKILL);
-        ::waitpid(child, nullptr, 0);
-        pid = -1;
-        return makeError(error, "cannot open a pidfd for QEMU");
+    UniqueFd passwordRead(pipeFds[0]);
+    {
+        UniqueFd passwordWrite(pipeFds[1]);
+        const ssize_t put =
+            ::write(passwordWrite.get(), dm.vncPassword.data(), dm.vncPassword.size());
+        if (put != static_cast<ssize_t>(dm.vncPassword.size()))
+            return errnoError("cannot hand the VNC password to basalt-vnc-auth");
     }
-    statusWrite = UniqueFd();
-    ChildFailure failure{};
-    ssize_t got;
-    do {
-        got = ::read(statusRead.get(), &failure, sizeof(failure));
-    } while (got < 0 && errno == EINTR);
-    if (got == static_cast<ssize_t>(sizeof(failure))) {
-        const int stage = failure.stage >= 0 && failure.stage < 9 ? failure.stage : 8;
-        return makeError(failure.error, std::string("the device-model process could not ") +
-                                            kChildStages[stage] + " (" + config.qemuBinary +
-                                            "): " + strerror(failure.error));
-    }
+    vncAuthLogPath = config.runDir + "/qemu-" + std::to_string(config.domid) + "-vnc-auth.log";
+    UniqueFd log(::open(vncAuthLogPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+    if (!log.valid())
+        return errnoError("cannot create basalt-vnc-auth's log '" + vncAuthLogPath + "'");
+    std::vector<std::string> argv = {config.vncAuthBinary, "--upstream",
+                                     runDir + "/" + kVncSocketName};
+    LOG(Launcher, Info, "starting basalt-vnc-auth for VNC %s (password from a pipe)",
+        dm.vnc->c_str());
+    auto spawned = spawnChild(config.vncAuthBinary, std::move(argv), childEnvironment({}),
+                              {listener->get(), passwordRead.get()}, log.get(), runDir, ids);
+    if (!spawned)
+        return spawned.error();
+    vncAuthPid = spawned->pid;
+    vncAuthPidfd = std::move(spawned->pidfd);
+    LOG(Launcher, Info, "basalt-vnc-auth pid %d guards VNC %s; its log is %s", vncAuthPid,
+        dm.vnc->c_str(), vncAuthLogPath.c_str());
     return {};
 }
 
@@ -540,6 +690,10 @@ Status DeviceModelProcess::preflight(const DomainSpec& spec, const LauncherConfi
     if (::access(config.sandboxLibrary.c_str(), R_OK) < 0)
         return errnoError("the device-model sandbox library '" + config.sandboxLibrary +
                           "' is missing");
+    if (spec.deviceModel->vnc && !spec.deviceModel->vncPassword.empty() &&
+        ::access(config.vncAuthBinary.c_str(), X_OK) < 0)
+        return errnoError("a VNC password needs basalt-vnc-auth, but '" + config.vncAuthBinary +
+                          "' cannot be run (set BASALT_VNC_AUTH)");
     auto ids = lookUpUser(config.user);
     if (!ids)
         return ids.error();
@@ -572,6 +726,7 @@ Result<std::unique_ptr<DeviceModelProcess>> DeviceModelProcess::start(const Doma
     if (s.xs->write(pidKey, std::to_string(s.pid)).ok())
         s.keysToRemove.push_back(xs::Client::domainPath(config.domid) + "/image");
     BASALT_TRY(s.awaitRunning());
+    BASALT_TRY(s.startVncAuth(spec, *ids));
     s.monitor = std::thread([&s] { s.monitorLoop(); });
     LOG(Launcher, Info, "QEMU pid %d is running as '%s' for domain %u", s.pid, config.user.c_str(),
         config.domid);
@@ -603,6 +758,10 @@ const std::string& DeviceModelProcess::logPath() const {
 
 const std::string& DeviceModelProcess::serialPty() const {
     return state_->serialPty;
+}
+
+pid_t DeviceModelProcess::vncAuthPid() const {
+    return state_->vncAuthPid;
 }
 
 } // namespace basalt::devmodel

@@ -18,6 +18,14 @@
 //               is crashed; QEMU is never restarted behind its back).
 //   stop        SIGTERM, a grace period, SIGKILL, reap; the keys and the run
 //               dir are removed. Every failure path of start() does the same.
+//
+// With a VNC password (Debian's QEMU has no DES, so it cannot check one),
+// QEMU's VNC server listens on <run dir>/vnc.sock, which only basalt-qemu
+// can reach, and basalt-vnc-auth (devmodel/vnc_auth/) is started after QEMU
+// runs: same user and sandbox steps, fd 3 the user's VNC address (bound here,
+// as root), fd 4 a pipe holding the password. It is stopped with QEMU. If it
+// dies on its own, that is logged and the guest keeps running: only VNC
+// access is lost, and a lost display is not worth a guest's crash.
 
 #include "base/result.h"
 #include "vmm/builder/domain_spec.h"
@@ -35,6 +43,7 @@ inline constexpr const char* kDefaultQemuBinary = "/usr/libexec/xen-qemu-system-
 inline constexpr const char* kDefaultQemuUser = "basalt-qemu";
 inline constexpr const char* kDefaultRunDir = "/run/basalt";
 inline constexpr const char* kSandboxLibraryName = "libbasalt-dm-sandbox.so";
+inline constexpr const char* kVncAuthBinaryName = "basalt-vnc-auth";
 // Where QEMU finds the DM socket (dup2'd there in the child).
 inline constexpr int kQemuDmSocketFd = 3;
 
@@ -44,6 +53,7 @@ struct LauncherConfig {
     std::string qemuBinary = kDefaultQemuBinary;
     std::string libraryDir;     // Basalt's provider libraries (libxenctrl.so.4.17, ...)
     std::string sandboxLibrary; // libbasalt-dm-sandbox.so
+    std::string vncAuthBinary;  // basalt-vnc-auth; used only with a VNC password
     std::string runDir = kDefaultRunDir;
     std::string user = kDefaultQemuUser;
     std::chrono::milliseconds startTimeout{std::chrono::seconds(60)};
@@ -55,6 +65,8 @@ struct LauncherConfig {
 // unless BASALT_DM_LIBRARY_DIR / BASALT_DM_SANDBOX_LIBRARY say otherwise.
 std::string defaultLibraryDir();
 std::string defaultSandboxLibrary();
+// basalt-vnc-auth next to basalt-vmm, unless BASALT_VNC_AUTH says otherwise.
+std::string defaultVncAuthBinary();
 
 class DeviceModelProcess {
 public:
@@ -78,6 +90,7 @@ public:
     const std::string& qmpSocketPath() const;
     const std::string& logPath() const;
     const std::string& serialPty() const; // empty unless serial = "pty"
+    pid_t vncAuthPid() const;             // -1 unless the spec has a VNC password
 
     struct State;
 

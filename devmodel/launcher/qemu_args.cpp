@@ -76,7 +76,12 @@ std::vector<std::string> buildQemuArgs(const DomainSpec& spec, const QemuArgsCon
                "-mon", std::string("chardev=") + kQmpChardevId + ",mode=control"});
     // No default devices and no config files: only what the spec names.
     add(args, {"-nodefaults", "-no-user-config", "-name", spec.name});
-    add(args, {"-vnc", dm.vnc ? *dm.vnc : "none", "-display", "none"});
+    // With a password QEMU cannot check (no DES in Debian's build), its VNC
+    // server is reachable only through basalt-vnc-auth.
+    std::string vnc = dm.vnc ? *dm.vnc : "none";
+    if (dm.vnc && !config.vncRelaySocketPath.empty())
+        vnc = "unix:" + escapeQemuOptionValue(config.vncRelaySocketPath);
+    add(args, {"-vnc", vnc, "-display", "none"});
 
     switch (dm.serial) {
     case SerialKind::None:

@@ -14,6 +14,9 @@ namespace basalt::devmodel {
 struct QemuArgsConfig {
     uint32_t domid = 1;
     std::string qmpSocketPath; // QEMU listens here (QMP, for screendump and query-chardev)
+    // Non-empty when the spec has a VNC password: QEMU's VNC server listens
+    // on this private UNIX socket instead, behind basalt-vnc-auth.
+    std::string vncRelaySocketPath;
 };
 
 // The arguments after argv[0]. `spec` has passed validateSpec and has a

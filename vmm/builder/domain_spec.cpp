@@ -237,6 +237,14 @@ Status validateDeviceModel(const DomainSpec& spec) {
     }
     if (dm.vnc)
         BASALT_TRY(validateVnc(*dm.vnc));
+    // The password's text never goes into an error message.
+    if (!dm.vncPassword.empty() && !dm.vnc)
+        return invalid("a VNC password is given but VNC is off");
+    if (dm.vncPassword.size() > kMaxVncPasswordBytes)
+        return invalid("the VNC password is longer than " + std::to_string(kMaxVncPasswordBytes) +
+                       " bytes");
+    if (dm.vncPassword.find('\0') != std::string::npos)
+        return invalid("the VNC password contains a NUL byte");
     if (dm.platformDeviceId != kPlatformDeviceIdXen &&
         dm.platformDeviceId != kPlatformDeviceIdWindowsUpdate)
         return invalid("platform device id " + std::to_string(dm.platformDeviceId) +

@@ -54,6 +54,9 @@
 //                                                   // "pty" or "file:/abs/path"
 //               vnc = "unix:/run/basalt/web01.vnc"; // optional: "unix:/abs/path" or
 //                                                   // "HOST:DISPLAY" (e.g. 127.0.0.1:0)
+//               vnc-password = "secret";            // optional, needs vnc: VNC clients
+//                                                   // must authenticate (basalt-vnc-auth;
+//                                                   // RFB uses its first 8 bytes)
 //               platform-device-id = <1>;           // optional u32: 1 (default) or 2
 //               usb-tablet = <1>;                   // optional u32: 1 (default) or 0
 //               xen-platform-pci = <1>;             // optional u32: 1 (default) or 0
@@ -162,6 +165,8 @@ constexpr uint32_t kPlatformDeviceIdWindowsUpdate = 2;
 // QEMU's piix3-ide has two channels of two units.
 constexpr size_t kMaxIdeDisks = 4;
 constexpr uint32_t kMaxDiskNodes = 16;
+// A VNC password longer than this is refused (RFB uses only 8 bytes anyway).
+constexpr size_t kMaxVncPasswordBytes = 1024;
 
 struct DeviceModelSpec {
     VgaKind vga = VgaKind::Cirrus;
@@ -169,6 +174,8 @@ struct DeviceModelSpec {
     SerialKind serial = SerialKind::None;
     std::string serialPath;         // SerialKind::File only
     std::optional<std::string> vnc; // "unix:/path" or "HOST:DISPLAY"
+    // xl's vncpasswd; empty: none (as xl). A secret: never logged.
+    std::string vncPassword;
     uint32_t platformDeviceId = kPlatformDeviceIdXen;
     bool usbTablet = true;
     // xl's xen_platform_pci: without it QEMU runs `pc,accel=xen`, and PV

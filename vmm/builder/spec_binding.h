@@ -38,6 +38,7 @@ constexpr const char* kVgaProp = "vga";
 constexpr const char* kVideoRamProp = "videoram";
 constexpr const char* kSerialProp = "serial";
 constexpr const char* kVncProp = "vnc";
+constexpr const char* kVncPasswordProp = "vnc-password";
 constexpr const char* kPlatformDeviceIdProp = "platform-device-id";
 constexpr const char* kUsbTabletProp = "usb-tablet";
 constexpr const char* kXenPlatformPciProp = "xen-platform-pci";

@@ -415,10 +415,10 @@ Status readFlag(const NodeProperties& props, const char* name, const std::string
 
 Result<DeviceModelSpec> readDeviceModel(const void* fdt, int node, const std::string& path) {
     using namespace spec;
-    auto props =
-        NodeProperties::read(fdt, node, path,
-                             {kCompatibleProp, kVgaProp, kVideoRamProp, kSerialProp, kVncProp,
-                              kPlatformDeviceIdProp, kUsbTabletProp, kXenPlatformPciProp});
+    auto props = NodeProperties::read(fdt, node, path,
+                                      {kCompatibleProp, kVgaProp, kVideoRamProp, kSerialProp,
+                                       kVncProp, kVncPasswordProp, kPlatformDeviceIdProp,
+                                       kUsbTabletProp, kXenPlatformPciProp});
     if (!props)
         return props.error();
     BASALT_TRY(props->expectCompatible(kDeviceModelCompatible));
@@ -466,6 +466,12 @@ Result<DeviceModelSpec> readDeviceModel(const void* fdt, int node, const std::st
         if (!vnc)
             return vnc.error();
         dm.vnc = std::move(*vnc);
+    }
+    if (props->has(kVncPasswordProp)) {
+        auto password = props->string(kVncPasswordProp);
+        if (!password)
+            return password.error();
+        dm.vncPassword = std::move(*password);
     }
     if (props->has(kPlatformDeviceIdProp)) {
         auto id = props->u32(kPlatformDeviceIdProp);

@@ -97,6 +97,8 @@ void writeSpec(FdtWriter& w, const DomainSpec& spec) {
         }
         if (dm.vnc)
             w.string(spec::kVncProp, *dm.vnc);
+        if (!dm.vncPassword.empty())
+            w.string(spec::kVncPasswordProp, dm.vncPassword);
         w.u32(spec::kPlatformDeviceIdProp, dm.platformDeviceId);
         w.u32(spec::kUsbTabletProp, dm.usbTablet ? 1 : 0);
         w.u32(spec::kXenPlatformPciProp, dm.xenPlatformPci ? 1 : 0);
