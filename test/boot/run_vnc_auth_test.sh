@@ -14,7 +14,8 @@
 #   - the port belongs to basalt-vnc-auth running as basalt-qemu, QEMU's own
 #     VNC socket is inside its private run directory, and another user
 #     (nobody) cannot connect to it;
-#   - the password is in no log, argv or environment.
+#   - the password is in no log, argv or environment;
+#   - when basalt-vnc-auth is killed, basalt-vmm logs it and the guest runs on.
 set -uo pipefail
 vmm=$1 xenstored=$2
 qemu=/usr/libexec/xen-qemu-system-i386
@@ -165,5 +166,13 @@ done
 ! tr '\0' '\n' <"/proc/$auth_pid/cmdline" | grep -qF "$password" || fail "the password is in argv"
 ! tr '\0' '\n' <"/proc/$auth_pid/environ" | grep -qF "$password" ||
     fail "the password is in the environment"
+# The relay's death costs VNC access, not the guest: logged, guest running.
+kill -9 "$auth_pid"
+for _ in $(seq 300); do
+    grep -q "VNC access to domain 1 is lost" "$dir/err" && break
+    sleep 0.1
+done
+grep -q "VNC access to domain 1 is lost" "$dir/err" || fail "the relay's death was not logged"
+kill -0 "$vmm_pid" 2>/dev/null || fail "basalt-vmm ended when basalt-vnc-auth died"
 echo "PASS boot_vnc_password"
 exit 0
