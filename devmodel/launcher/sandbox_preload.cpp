@@ -1,4 +1,5 @@
 // libbasalt-dm-sandbox.so: preloaded into QEMU (LD_PRELOAD) by the launcher.
+// It holds this sandbox and the main loop's adaptive polling (poll_preload.cpp).
 // Debian's qemu-system-xen is built without seccomp, so `-sandbox on` is not
 // available; this constructor installs the same policy before QEMU's main():
 // obsolete=deny, elevateprivileges=deny, spawn=deny, resourcecontrol=deny.

@@ -26,6 +26,7 @@ extern "C" {
 #include <xenevtchn.h>
 }
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <map>
 #include <mutex>
@@ -45,6 +46,16 @@ struct BoundPort {
 // BindInterdomain's reply carries exactly these fds, in this order.
 constexpr size_t kBindFds = 2;
 constexpr uint64_t kNotifyIncrement = 1;
+
+// Tells the device model's preload (devmodel/launcher/poll_preload.cpp), when
+// it is there, which fds are event channel fds: it polls a wait on one of
+// them adaptively before sleeping. Outside QEMU the preload is absent.
+void tellPreload(int fd, bool watch) {
+    using WatchFn = void (*)(int, int);
+    static const auto fn = reinterpret_cast<WatchFn>(dlsym(RTLD_DEFAULT, "basalt_poll_watch_fd"));
+    if (fn)
+        fn(fd, watch ? 1 : 0);
+}
 
 } // namespace
 
@@ -85,6 +96,7 @@ xenevtchn_handle* xenevtchn_open(xentoollog_logger*, unsigned int flags) {
             return nullptr;
         auto* xce = new xenevtchn_handle{};
         xce->epoll = std::move(epoll);
+        tellPreload(xce->epoll.get(), true);
         registerHandle(xce->toolcore);
         return xce;
     });
@@ -94,6 +106,7 @@ int xenevtchn_close(xenevtchn_handle* xce) {
     if (!xce)
         return 0;
     xentoolcore__deregister_active_handle(&xce->toolcore);
+    tellPreload(xce->epoll.get(), false);
     // Closing Xen's device unbinds every port the handle holds.
     for (auto& [port, bound] : xce->ports)
         guarded(-1, [&] { return sendUnbind(port); });
@@ -182,10 +195,10 @@ int xenevtchn_notify(xenevtchn_handle* xce, evtchn_port_t port) {
 // pending unless the caller made xenevtchn_fd() non-blocking, in which case it
 // fails with EAGAIN.
 xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle* xce) {
-    const int fl = fcntl(xce->epoll.get(), F_GETFL);
-    if (fl < 0)
-        return -1;
-    const int timeout = (fl & O_NONBLOCK) ? 0 : -1;
+    // QEMU calls this when the fd polled readable: look without waiting
+    // first, and ask whether the caller wants to block only if nothing is
+    // there (one syscall fewer on every ioreq).
+    int timeout = 0;
     for (;;) {
         epoll_event event{};
         int n = epoll_wait(xce->epoll.get(), &event, 1, timeout);
@@ -194,8 +207,15 @@ xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle* xce) {
         if (n < 0)
             return -1;
         if (n == 0) {
-            errno = EAGAIN;
-            return -1;
+            const int fl = fcntl(xce->epoll.get(), F_GETFL);
+            if (fl < 0)
+                return -1;
+            if (fl & O_NONBLOCK) {
+                errno = EAGAIN;
+                return -1;
+            }
+            timeout = -1;
+            continue;
         }
         const evtchn_port_t port = event.data.u32;
         std::lock_guard lock(xce->mutex);

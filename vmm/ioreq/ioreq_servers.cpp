@@ -1,5 +1,7 @@
 #include "vmm/ioreq/ioreq_servers.h"
 
+#include "base/adaptive_poll.h"
+
 #include "base/log.h"
 #include "vmm/xen/event_channels.h"
 #include "vmm/xen/xen_headers.h"
@@ -8,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cinttypes>
 #include <cstring>
 #include <fcntl.h>
@@ -35,9 +38,16 @@ constexpr uint64_t kVgaWindowStart = 0xA0000;
 constexpr uint64_t kVgaWindowEnd = 0xC0000;
 // buf_ioreq_t.addr has 20 bits: only the first MiB can be posted.
 constexpr uint64_t kBufferedAddrLimit = 0x100000;
-// Round trips to QEMU take ~10 us; spin a few microseconds before sleeping
-// in poll(), no longer: QEMU may need the CPU this vCPU thread is on.
-constexpr int kSpinIterations = 256;
+// How long a vCPU polls its slot for the answer before sleeping in poll():
+// adaptive (base/adaptive_poll.h), so that a device model answering within
+// microseconds is never woken across CPUs twice per request, and a slow or
+// CPU-starved one costs no polling. 50 us is above a QEMU round trip on
+// hardware and in line with QEMU's own poll-max-ns (32 us) and KVM's
+// halt_poll_ns (200 us).
+constexpr std::chrono::microseconds kMaxAnswerPoll{50};
+constexpr std::chrono::microseconds kStartAnswerPoll{5};
+// Read the clock only every so many pause instructions while polling.
+constexpr int kPausesPerClockRead = 16;
 // The state byte of ioreq_t (state:4 | data_is_ptr:1 | dir:1 | df:1).
 constexpr size_t kStateByteOffset = 30;
 constexpr uint8_t kStateMask = 0x0F;
@@ -55,11 +65,6 @@ void signal(int fd) {
 void drain(int fd) {
     uint64_t count;
     [[maybe_unused]] ssize_t n = ::read(fd, &count, sizeof count);
-}
-
-bool readable(int fd) {
-    pollfd p{fd, POLLIN, 0};
-    return ::poll(&p, 1, 0) == 1;
 }
 
 Result<std::pair<UniqueFd, MappedRegion>> makeSharedPage(const char* name) {
@@ -102,6 +107,7 @@ struct IoreqChannel {
     UniqueFd doneFd;
     uint32_t guestPort = 0;
     uint32_t hostPort = 0;
+    AdaptivePoll answerPoll{kMaxAnswerPoll, kStartAnswerPoll}; // the vCPU's thread only
 };
 
 class IoreqServer {
@@ -436,8 +442,12 @@ Outcome IoreqServers::send(uint32_t vcpu, const std::shared_ptr<IoreqServer>& se
     state.store(STATE_IOREQ_READY | (isWrite ? 0 : kDirBit), std::memory_order_release);
     signal(server->vcpus[vcpu].readyFd.get());
 
-    const int doneFd = server->vcpus[vcpu].doneFd.get();
-    int spins = 0;
+    IoreqChannel& channel = server->vcpus[vcpu];
+    const int doneFd = channel.doneFd.get();
+    const auto waitStart = std::chrono::steady_clock::now();
+    const auto pollUntil = waitStart + channel.answerPoll.window();
+    bool polling = channel.answerPoll.window() > std::chrono::nanoseconds::zero();
+    int pauses = 0;
     for (;;) {
         uint8_t now = state.load(std::memory_order_acquire);
         uint8_t st = now & kStateMask;
@@ -451,21 +461,25 @@ Outcome IoreqServers::send(uint32_t vcpu, const std::shared_ptr<IoreqServer>& se
         if (server->destroyed.load())
             return dead("destroyed ioreq server " + std::to_string(server->id) + " while vCPU " +
                         std::to_string(vcpu) + " waited on it");
-        if (spins < kSpinIterations) {
-            ++spins;
+        if (polling) {
             __builtin_ia32_pause();
+            if (++pauses % kPausesPerClockRead == 0)
+                polling = std::chrono::steady_clock::now() < pollUntil;
             continue;
         }
+        // doneFd is drained only here, before sleeping, not after every answer:
+        // the DM sets the state before it signals, so a signal consumed here
+        // either belongs to an older answer or is followed by the state check.
+        drain(doneFd);
+        if ((state.load(std::memory_order_acquire) & kStateMask) == STATE_IORESP_READY)
+            break;
         pollfd fds[3] = {{doneFd, POLLIN, 0},
                          {releaseFd_.get(), POLLIN, 0},
                          {server->destroyedFd.get(), POLLIN, 0}};
         if (::poll(fds, 3, -1) < 0 && errno != EINTR)
             return dead("wait failed: " + std::string(strerror(errno)));
-        if (fds[0].revents & POLLIN)
-            drain(doneFd);
     }
-    if (readable(doneFd))
-        drain(doneFd);
+    channel.answerPoll.record(std::chrono::steady_clock::now() - waitStart);
 
     // Validate, then use: only data and state are the device model's to change.
     ioreq_t answer;

@@ -17,7 +17,7 @@
 //          release fence; slot.state = IOREQ_READY; write(readyFd[0])
 //   DM:    sees its event channel fire, state = INPROCESS, emulates,
 //          slot.data = 0x60; state = IORESP_READY; write(doneFd[0])
-//   vCPU:  spins briefly, then poll(doneFd[0], releaseFd); state ==
+//   vCPU:  polls the slot (adaptively), then poll(doneFd[0], releaseFd); state ==
 //          IORESP_READY with addr/size/count/dir/type unchanged -> data 0x60;
 //          state = NONE. Any other state or a changed field is garbage and
 //          crashes the guest, as does releaseFd (the DM died) or the server

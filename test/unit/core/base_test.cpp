@@ -1,3 +1,4 @@
+#include "base/adaptive_poll.h"
 #include "base/log.h"
 #include "base/mapped_region.h"
 #include "base/result.h"
@@ -96,4 +97,40 @@ TEST_CASE("Log thresholds come from BASALT_LOG", "[base]") {
     CHECK_FALSE(defaultCat.enabled(log::Level::Info));
     CHECK(defaultCat.enabled(log::Level::Warn));
     unsetenv("BASALT_LOG");
+}
+
+TEST_CASE(
+    "AdaptivePoll grows while events come soon after sleeping, and shrinks when they come late") {
+    using namespace std::chrono_literals;
+    basalt::AdaptivePoll poll(50us, 5us);
+    CHECK(poll.window() == 0ns); // an idle waiter sleeps at once
+
+    poll.record(8us); // slept, the event came 8 us in
+    CHECK(poll.window() == 5us);
+    poll.record(8us);
+    CHECK(poll.window() == 10us);
+    poll.record(8us); // caught by polling: no change
+    CHECK(poll.window() == 10us);
+
+    for (int i = 0; i < 10; ++i)
+        poll.record(45us);        // 10 -> 20 -> 40 -> 50
+    CHECK(poll.window() == 50us); // capped at max
+
+    poll.record(2ms); // too late for any window
+    CHECK(poll.window() == 25us);
+    poll.record(2ms);
+    CHECK(poll.window() == 12500ns);
+    poll.record(2ms);
+    CHECK(poll.window() == 6250ns);
+    poll.record(2ms);
+    CHECK(poll.window() == 3125ns);
+    poll.record(2ms);
+    CHECK(poll.window() == 0ns);
+}
+
+TEST_CASE("AdaptivePoll's start is capped at its max") {
+    using namespace std::chrono_literals;
+    basalt::AdaptivePoll poll(4us, 10us);
+    poll.record(3us);
+    CHECK(poll.window() == 4us);
 }
