@@ -22,6 +22,10 @@ XenstoreKeys hvmloaderKeys(const FirmwareSpec& spec, uint64_t mmioHoleStart) {
     // libxl writes the hole size only when xl.cfg's mmio_hole sets it.
     if (mmioHoleStart != boot::kDefaultMmioHoleStart)
         keys.emplace_back("platform/mmio_hole_size", std::to_string(kFourGiB - mmioHoleStart));
+    // As libxl's hvm_build_set_xs_values: only the strings the user set;
+    // hvmloader uses its defaults ("Xen", "HVM domU", ...) for the others.
+    for (const SmbiosString& entry : spec.smbios)
+        keys.emplace_back(smbiosXenstorePath(entry), entry.value);
     return keys;
 }
 

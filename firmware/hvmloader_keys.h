@@ -3,9 +3,9 @@
 // values libxl writes for a qemu-xen HVM guest (libxl_create.c,
 // libxl_dom.c): which firmware to run, that memory may not be relocated
 // (QEMU upstream cannot follow a relocation), and the ACPI platform flags.
-// Keys libxl writes only when configured (bios-strings/*, platform/
-// mmio_hole_size, platform/generation-id) are absent unless given; hvmloader
-// then uses its defaults, as under Xen.
+// Keys libxl writes only when configured (bios-strings/* from smbios=,
+// platform/mmio_hole_size, platform/generation-id) are absent unless given;
+// hvmloader then uses its defaults, as under Xen.
 
 #include "vmm/builder/domain_spec.h"
 

@@ -233,6 +233,10 @@ Result<std::vector<std::string>> configArgs(const std::string& path,
         BASALT_TRY(needs("boot", "boot"));
         add("boot", *c.boot);
     }
+    for (const std::string& entry : c.smbios) {
+        BASALT_TRY(needs("smbios", "smbios"));
+        add("smbios", entry);
+    }
     if (c.firmwareOverride)
         add("firmware-override", *c.firmwareOverride);
     if (c.vga)
@@ -324,6 +328,9 @@ Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
             "firmware blob hvmloader gets as its module (default: Debian's seabios or ovmf)")
         ("boot", po::value<std::string>(),
             "firmware boot order, as xl's boot=: letters c (disk), d (CD-ROM), n, a (default cd)")
+        ("smbios", po::value<std::vector<std::string>>(),
+            "KEY=VALUE, repeatable: an SMBIOS string hvmloader puts in the guest's tables, as "
+            "xl's smbios= (bios_vendor, system_serial_number, oem, ...)")
         ("entry", po::value<std::string>()->default_value("protected"),
             "entry mode of --kernel: real, protected or long")
         ("load-address", po::value<std::string>(), "load address of a flat --kernel")
@@ -436,7 +443,7 @@ Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
                 return makeError(EINVAL, std::string("--") + flag +
                                              " cannot be combined with --spec (the spec says it)");
         for (const char* flag : {"kernel", "firmware-override", "load-address", "memory", "vcpus",
-                                 "firmware", "bios", "hvmloader", "bios-path", "boot"})
+                                 "firmware", "bios", "hvmloader", "bios-path", "boot", "smbios"})
             if (vm.count(flag))
                 return makeError(EINVAL,
                                  std::string("--") + flag + " cannot be combined with --spec");
@@ -457,7 +464,7 @@ Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
     if (!vm.count("kernel") && !vm.count("firmware-override") && !firmware)
         return makeError(EINVAL, "nothing to run: give --kernel FILE, --firmware-override FILE, "
                                  "--firmware seabios|ovmf or --spec FILE");
-    for (const char* flag : {"hvmloader", "bios-path", "boot"})
+    for (const char* flag : {"hvmloader", "bios-path", "boot", "smbios"})
         if (vm.count(flag) && !firmware)
             return makeError(EINVAL, std::string("--") + flag + " needs --firmware");
     DomainSpec& spec = options.spec;
@@ -476,6 +483,10 @@ Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
             fw.biosPath = vm["bios-path"].as<std::string>();
         if (vm.count("boot"))
             fw.bootOrder = vm["boot"].as<std::string>();
+        if (vm.count("smbios"))
+            for (const std::string& entry : vm["smbios"].as<std::vector<std::string>>())
+                if (Status added = addSmbiosEntry(fw.smbios, entry); !added.ok())
+                    return makeError(added.error().code, "--" + added.error().message);
         spec.firmware = std::move(fw);
     } else if (vm.count("firmware-override")) {
         spec.kernel.path = vm["firmware-override"].as<std::string>();

@@ -1,5 +1,7 @@
 #include "toolstack/xlcfg/xl_domain_config.h"
 
+#include "vmm/builder/smbios_strings.h"
+
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
@@ -154,6 +156,25 @@ struct Interpreter {
                          return makeError(EINVAL, "line " + std::to_string(item.line) +
                                                       ": disk: " + disk.error().message);
                      in.config.disks.push_back(std::move(*disk));
+                 }
+                 return {};
+             }},
+            {"smbios",
+             [](Interpreter& in, const XlSetting& s) -> Status {
+                 if (s.value.kind != XlValue::Kind::List)
+                     return lineError(s, "expected a list: smbios = [ 'KEY=VALUE', ... ]");
+                 in.config.smbios.clear();
+                 SmbiosStrings checked; // numbers the oem entries and finds duplicates
+                 for (size_t i = 0; i < s.value.items.size(); ++i) {
+                     const XlValue& item = s.value.items[i];
+                     if (item.kind != XlValue::Kind::String)
+                         return makeError(EINVAL, "line " + std::to_string(item.line) +
+                                                      ": smbios: item " + std::to_string(i + 1) +
+                                                      " is not a \"string\"");
+                     if (Status added = addSmbiosEntry(checked, item.text); !added.ok())
+                         return makeError(EINVAL, "line " + std::to_string(item.line) + ": " +
+                                                      added.error().message);
+                     in.config.smbios.push_back(item.text);
                  }
                  return {};
              }},

@@ -7,7 +7,7 @@
 //   disk=[DISKSPEC, ...] (devmodel/launcher/xl_disk_spec.h), boot, bios or
 //   firmware, firmware_override, vga, videoram, vnc, vnclisten, vncdisplay,
 //   vncpasswd, serial, on_poweroff, on_reboot, on_crash, xen_platform_pci,
-//   device_id.
+//   device_id, smbios=["KEY=VALUE", ...] (vmm/builder/smbios_strings.h).
 //
 // An unknown key is a warning; a malformed value is an error naming its line.
 
@@ -55,6 +55,7 @@ struct XlDomainConfig {
     std::optional<LifecycleAction> onPoweroff, onReboot, onCrash;
     std::optional<bool> xenPlatformPci;
     std::optional<uint32_t> deviceId;
+    std::vector<std::string> smbios; // "KEY=VALUE" items, checked, in file order
 
     // "line N: unknown key 'foo' ignored", one per unknown key.
     std::vector<std::string> warnings;

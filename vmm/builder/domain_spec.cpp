@@ -124,7 +124,7 @@ Status validateFirmware(const FirmwareSpec& firmware) {
         if (order.find(order[i]) != i)
             return invalid("boot order '" + order + "' names a device twice");
     }
-    return {};
+    return validateSmbiosStrings(firmware.smbios);
 }
 
 // The console port and the test ports must not overlap: each is decoded by a

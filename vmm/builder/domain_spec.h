@@ -36,6 +36,12 @@
 //                                                   // "firmware" module
 //               boot-order = "cd";                  // optional: QEMU's -boot order=,
 //                                                   // letters a c d n (default "cd")
+//               smbios {                            // optional: SMBIOS strings
+//                   compatible = "basalt,smbios-strings"; // (smbios_strings.h)
+//                   bios-vendor = "Acme";           // each property is one
+//                   system-serial-number = "XYZ";   // bios-strings/<name> key
+//                   oem-1 = "first OEM string";     // oem-1, oem-2, ... in order
+//               };
 //           };
 //
 //           console {                               // optional
@@ -102,6 +108,7 @@
 #include "base/result.h"
 #include "vmm/builder/boot_layout.h"
 #include "vmm/builder/entry_mode.h"
+#include "vmm/builder/smbios_strings.h"
 
 #include <cstdint>
 #include <optional>
@@ -216,6 +223,7 @@ struct FirmwareSpec {
     BiosKind bios = BiosKind::SeaBios;
     std::string biosPath = kDefaultSeaBiosPath;
     std::string bootOrder = kDefaultBootOrder;
+    SmbiosStrings smbios; // bios-strings/* for hvmloader, in the order given
 
     bool operator==(const FirmwareSpec&) const = default;
 };

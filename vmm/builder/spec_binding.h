@@ -13,6 +13,7 @@ constexpr const char* kTestCompatible = "basalt,test";
 constexpr const char* kDeviceModelCompatible = "basalt,qemu";
 constexpr const char* kDiskCompatible = "basalt,vbd";
 constexpr const char* kFirmwareCompatible = "basalt,hvmloader";
+constexpr const char* kSmbiosCompatible = "basalt,smbios-strings";
 
 constexpr const char* kDomainNode = "domain";
 constexpr const char* kKernelNode = "kernel";
@@ -21,6 +22,7 @@ constexpr const char* kFirmwareNode = "firmware";
 constexpr const char* kTestNode = "test";
 constexpr const char* kDeviceModelNode = "device-model";
 constexpr const char* kDiskNodePrefix = "disk@"; // disk@N
+constexpr const char* kSmbiosNode = "smbios";    // under firmware
 
 constexpr const char* kCompatibleProp = "compatible";
 constexpr const char* kNameProp = "name";

@@ -271,6 +271,45 @@ Result<KernelSpec> readKernel(const void* fdt, int node, const std::string& path
     return kernel;
 }
 
+// /domain/firmware/smbios: a compatible, then one string property per
+// bios-strings/<name> key, in order; validateSmbiosStrings (through
+// validateSpec) checks the names and values.
+Result<SmbiosStrings> readSmbios(const void* fdt, int node, const std::string& path) {
+    BASALT_TRY(expectNoChildren(fdt, node, path));
+    SmbiosStrings strings;
+    bool compatible = false;
+    int offset = fdt_first_property_offset(fdt, node);
+    for (; offset >= 0; offset = fdt_next_property_offset(fdt, offset)) {
+        const char* name = nullptr;
+        int len = 0;
+        const void* value = fdt_getprop_by_offset(fdt, offset, &name, &len);
+        if (!value || !name || len < 0)
+            return fdtError("cannot read a property of " + path,
+                            value ? -FDT_ERR_BADSTRUCTURE : len);
+        const auto* bytes = static_cast<const char*>(value);
+        const size_t size = static_cast<size_t>(len);
+        if (size == 0 || bytes[size - 1] != 0 || std::memchr(bytes, 0, size - 1) != nullptr)
+            return specError("property " + quoted(name) + " in " + path +
+                             " must be one NUL-terminated string");
+        std::string text(bytes, size - 1);
+        if (std::string_view(name) == spec::kCompatibleProp) {
+            if (compatible)
+                return specError("duplicate property 'compatible' in " + path);
+            if (text != spec::kSmbiosCompatible)
+                return specError("unknown compatible " + quoted(text) + " for " + path +
+                                 " (expected '" + spec::kSmbiosCompatible + "')");
+            compatible = true;
+            continue;
+        }
+        strings.push_back({name, std::move(text)});
+    }
+    if (offset != -FDT_ERR_NOTFOUND)
+        return fdtError("cannot list the properties of " + path, offset);
+    if (!compatible)
+        return specError(path + " is missing required property 'compatible'");
+    return strings;
+}
+
 Result<FirmwareSpec> readFirmware(const void* fdt, int node, const std::string& path) {
     using namespace spec;
     auto props = NodeProperties::read(
@@ -278,7 +317,9 @@ Result<FirmwareSpec> readFirmware(const void* fdt, int node, const std::string& 
     if (!props)
         return props.error();
     BASALT_TRY(props->expectCompatible(kFirmwareCompatible));
-    BASALT_TRY(expectNoChildren(fdt, node, path));
+    auto children = readChildren<1>(fdt, node, path, {kSmbiosNode});
+    if (!children)
+        return children.error();
 
     FirmwareSpec firmware;
     auto loader = props->string(kPathProp);
@@ -302,6 +343,12 @@ Result<FirmwareSpec> readFirmware(const void* fdt, int node, const std::string& 
         if (!order)
             return order.error();
         firmware.bootOrder = std::move(*order);
+    }
+    if (const int smbiosNode = (*children)[0]; smbiosNode >= 0) {
+        auto smbios = readSmbios(fdt, smbiosNode, childPath(path, kSmbiosNode));
+        if (!smbios)
+            return smbios.error();
+        firmware.smbios = std::move(*smbios);
     }
     return firmware;
 }

@@ -59,6 +59,13 @@ void writeSpec(FdtWriter& w, const DomainSpec& spec) {
         w.string(spec::kBiosProp, biosKindName(spec.firmware->bios));
         w.string(spec::kBiosPathProp, spec.firmware->biosPath);
         w.string(spec::kBootOrderProp, spec.firmware->bootOrder);
+        if (!spec.firmware->smbios.empty()) {
+            w.beginNode(spec::kSmbiosNode);
+            w.string(spec::kCompatibleProp, spec::kSmbiosCompatible);
+            for (const SmbiosString& entry : spec.firmware->smbios)
+                w.string(entry.key.c_str(), entry.value);
+            w.endNode();
+        }
         w.endNode();
     } else {
         w.beginNode(spec::kKernelNode);
