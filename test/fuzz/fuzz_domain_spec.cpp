@@ -63,6 +63,8 @@ std::vector<std::vector<uint8_t>> seeds() {
     specs[4].firmware->bios = BiosKind::Ovmf;
     specs[4].firmware->biosPath = kDefaultOvmfPath;
     specs[4].firmware->bootOrder = "dc";
+    specs[4].firmware->smbios = {
+        {"bios-vendor", "Acme"}, {"oem-1", "first"}, {"system-serial-number", "SN 1"}};
     specs[4].deviceModel = DeviceModelSpec{};
 
     std::vector<std::vector<uint8_t>> out;

@@ -38,6 +38,7 @@ std::vector<std::vector<uint8_t>> seeds() {
         "serial=['pty']\non_poweroff='destroy'\non_reboot='restart'\non_crash='preserve'\n",
         "boot='dc'\nbios='seabios'\nfirmware='uefi'\ndevice_id='0002'\nxen_platform_pci=0\n",
         "firmware_override='/x.elf'\nesc=\"\\x41\\t\\\"\"\nn=0x10\n",
+        "smbios=['bios_vendor=Acme', 'oem=a=b', \"system_serial_number=SN 1\", 'oem=c']\n",
     };
     std::vector<std::vector<uint8_t>> out;
     for (const char* text : texts)

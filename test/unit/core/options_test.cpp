@@ -2,6 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+#include <unistd.h>
+
 using namespace basalt;
 
 namespace {
@@ -98,4 +101,59 @@ TEST_CASE("basalt-vmm --firmware boots through hvmloader", "[options]") {
              {"--firmware", "seabios"}}) { // hvmloader needs xenstore
         CHECK_FALSE(parse(bad).ok());
     }
+}
+
+TEST_CASE("basalt-vmm --smbios sets the SMBIOS strings hvmloader reads", "[options][smbios]") {
+    auto o = parse({"--firmware", "seabios", "--write-spec", "/tmp/s", "--smbios",
+                    "bios_vendor=Basalt Test", "--smbios", "system_serial_number=SN-12345",
+                    "--smbios", "oem=one", "--smbios", "oem=two"});
+    INFO((o.ok() ? std::string() : o.error().message));
+    REQUIRE(o.ok());
+    REQUIRE(o->spec.firmware);
+    const SmbiosStrings expected = {{"bios-vendor", "Basalt Test"},
+                                    {"system-serial-number", "SN-12345"},
+                                    {"oem-1", "one"},
+                                    {"oem-2", "two"}};
+    CHECK(o->spec.firmware->smbios == expected);
+
+    auto error = [](std::vector<std::string> args) {
+        auto bad = parse(args);
+        REQUIRE_FALSE(bad.ok());
+        return bad.error().message;
+    };
+    const std::vector<std::string> fw = {"--firmware", "seabios", "--write-spec", "/tmp/s"};
+    auto with = [&](std::vector<std::string> extra) {
+        std::vector<std::string> args = fw;
+        args.insert(args.end(), extra.begin(), extra.end());
+        return args;
+    };
+    CHECK(error(with({"--smbios", "bios_vendr=x"})).rfind("--smbios key 'bios_vendr'", 0) == 0);
+    CHECK_THAT(error(with({"--smbios", "bios_vendor"})), Catch::Contains("is not KEY=VALUE"));
+    CHECK_THAT(error(with({"--smbios", "bios_vendor="})), Catch::Contains("empty value"));
+    CHECK_THAT(error(with({"--smbios", "bios_vendor=a\x1b[2J"})),
+               Catch::Contains("printable ASCII"));
+    CHECK_THAT(error(with({"--smbios", "oem=a", "--smbios", "bios_version=1", "--smbios",
+                           "bios_version=2"})),
+               Catch::Contains("'bios_version' is given twice"));
+    CHECK(error({"--kernel", "/tmp/k.elf", "--smbios", "bios_vendor=x"}) ==
+          "--smbios needs --firmware");
+    CHECK(error({"--spec", "/tmp/x.dtb", "--smbios", "bios_vendor=x"}) ==
+          "--smbios cannot be combined with --spec");
+}
+
+TEST_CASE("basalt-vmm --config passes xl.cfg's smbios= on", "[options][smbios]") {
+    char path[] = "/tmp/basalt-smbios-XXXXXX";
+    const int fd = mkstemp(path);
+    REQUIRE(fd >= 0);
+    const std::string text = "bios = 'seabios'\n"
+                             "smbios = [ 'system_manufacturer=Acme', 'oem=Basalt' ]\n";
+    REQUIRE(write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+    close(fd);
+    auto o = parse({"--config", path, "--write-spec", "/tmp/s"});
+    unlink(path);
+    INFO((o.ok() ? std::string() : o.error().message));
+    REQUIRE(o.ok());
+    REQUIRE(o->spec.firmware);
+    CHECK(o->spec.firmware->smbios ==
+          SmbiosStrings{{"system-manufacturer", "Acme"}, {"oem-1", "Basalt"}});
 }

@@ -168,3 +168,36 @@ TEST_CASE("xl.cfg: malformed values are errors naming the line", "[xlcfg]") {
     CHECK(interpretError("vnc = 1\nvnclisten = '1.2.3.4:0,password=off'").rfind("vnclisten", 0) ==
           0);
 }
+
+TEST_CASE("xl.cfg: smbios = [ 'KEY=VALUE', ... ]", "[xlcfg][smbios]") {
+    auto c = interpretOk("smbios = [ 'bios_vendor=Acme', \"system_serial_number=XYZ 1\",\n"
+                         "           'oem=first', 'oem=second', ]\n");
+    CHECK(c.smbios == std::vector<std::string>{"bios_vendor=Acme", "system_serial_number=XYZ 1",
+                                               "oem=first", "oem=second"});
+    CHECK(c.warnings.empty());
+    CHECK(interpretOk("name = 'a'").smbios.empty());
+    // The last setting wins, as for every key.
+    CHECK(interpretOk("smbios = ['bios_vendor=a']\nsmbios = ['bios_version=2']").smbios ==
+          std::vector<std::string>{"bios_version=2"});
+
+    // Each error names the line of the item at fault.
+    CHECK(interpretError("smbios = 'bios_vendor=Acme'") ==
+          "line 1: smbios: expected a list: smbios = [ 'KEY=VALUE', ... ]");
+    CHECK(interpretError("smbios = [ 'bios_vendor=Acme',\n 12 ]") ==
+          "line 2: smbios: item 2 is not a \"string\"");
+    CHECK_THAT(interpretError("name = 'a'\nsmbios = [\n 'bios_vendor=Acme',\n 'colour=blue' ]"),
+               Catch::StartsWith("line 4: smbios key 'colour' is unknown; it must be one of "
+                                 "bios_vendor, bios_version,"));
+    CHECK(interpretError("smbios = [ 'system_version' ]") ==
+          "line 1: smbios 'system_version' is not KEY=VALUE");
+    CHECK(interpretError("smbios = [ 'system_version=' ]") ==
+          "line 1: smbios 'system_version': empty value not allowed");
+    CHECK(interpretError("smbios = [ 'system_version=1',\n'system_version=2' ]") ==
+          "line 2: smbios key 'system_version' is given twice");
+    CHECK_THAT(interpretError("smbios = [ 'bios_vendor=a\\tb' ]"),
+               Catch::Contains("printable ASCII"));
+    std::string many = "smbios = [";
+    for (int i = 0; i < 100; ++i)
+        many += "'oem=" + std::to_string(i) + "',";
+    CHECK_THAT(interpretError(many + "]"), Catch::Contains("at most 99 OEM strings"));
+}
