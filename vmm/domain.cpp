@@ -289,6 +289,8 @@ void Domain::setUpXenPlatform() {
     };
     config.contextPolicy = contextPolicy_;
     config.hypercallStub = hypercallStub_;
+    if (spec_.uuid)
+        config.handle = *spec_.uuid;
     xen_ = std::make_unique<xen::XenPlatform>(config, *physMap_, *memory_, *console_, onShutdown);
     msrs_->onWrite(xen::kHypercallPageMsr, [this](uint32_t vcpu, uint32_t, uint64_t value) {
         return xen_->writeHypercallPageMsr(vcpu, value);

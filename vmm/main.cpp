@@ -235,8 +235,13 @@ Life runLife(const VmmOptions& options, DomainControl& control, unsigned life) {
     // Declared after the domain: it goes first (it holds a host event port).
     std::unique_ptr<XenstoreLink> xenstore;
     if (!options.xenstorePath.empty()) {
-        XenstoreLink::Config linkConfig{
-            options.xenstorePath, options.domid, options.spec.name, {}, {}, true};
+        XenstoreLink::Config linkConfig{options.xenstorePath,
+                                        options.domid,
+                                        options.spec.name,
+                                        options.spec.uuid ? formatDomainUuid(*options.spec.uuid)
+                                                          : std::string(),
+                                        {},
+                                        true};
         if (options.spec.firmware) {
             linkConfig.extraKeys =
                 firmware::hvmloaderKeys(*options.spec.firmware, options.spec.mmioHoleStart);
@@ -321,6 +326,14 @@ int main(int argc, char** argv) {
             return fail(s.error().message);
         return 0;
     }
+
+    // The domain handle: the spec's, or one made now, once per process, so
+    // every restart of this guest is the same machine (as xl keeps it).
+    auto madeUuid = ensureDomainUuid(options->spec);
+    if (!madeUuid.ok())
+        return fail(madeUuid.error().message);
+    LOG(Main, Info, "domain '%s' uuid %s%s", options->spec.name.c_str(),
+        formatDomainUuid(*options->spec.uuid).c_str(), *madeUuid ? " (generated)" : "");
 
     // A closed stdout must not kill the VMM in the middle of guest output.
     std::signal(SIGPIPE, SIG_IGN);

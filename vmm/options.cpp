@@ -219,6 +219,8 @@ Result<std::vector<std::string>> configArgs(const std::string& path,
     };
     if (c.name)
         add("name", *c.name);
+    if (c.uuid)
+        add("uuid", *c.uuid);
     if (c.memoryMiB)
         add("memory", std::to_string(*c.memoryMiB));
     if (c.vcpus)
@@ -337,6 +339,9 @@ Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
         ("memory", po::value<std::string>(), "guest memory in MiB (default 64)")
         ("vcpus", po::value<std::string>(), "number of vCPUs (default 1)")
         ("name", po::value<std::string>()->default_value("guest"), "domain name")
+        ("uuid", po::value<std::string>(),
+            "the domain's UUID (xl's uuid=), xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx; the guest "
+            "sees it as its Xen domain handle and SMBIOS UUID (default: a random one per run)")
         ("console-log", po::value<std::string>(), "append guest console output to FILE")
         ("control", po::value<std::string>(), "serve the control socket at PATH")
         ("xenstore", po::value<std::string>(), "xenstored's socket: give the guest a store ring")
@@ -442,8 +447,9 @@ Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
             if (vm.count(flag))
                 return makeError(EINVAL, std::string("--") + flag +
                                              " cannot be combined with --spec (the spec says it)");
-        for (const char* flag : {"kernel", "firmware-override", "load-address", "memory", "vcpus",
-                                 "firmware", "bios", "hvmloader", "bios-path", "boot", "smbios"})
+        for (const char* flag :
+             {"kernel", "firmware-override", "load-address", "memory", "vcpus", "firmware", "bios",
+              "hvmloader", "bios-path", "boot", "smbios", "uuid"})
             if (vm.count(flag))
                 return makeError(EINVAL,
                                  std::string("--") + flag + " cannot be combined with --spec");
@@ -469,6 +475,13 @@ Result<VmmOptions> parseVmmOptions(const std::vector<std::string>& args) {
             return makeError(EINVAL, std::string("--") + flag + " needs --firmware");
     DomainSpec& spec = options.spec;
     spec.name = vm["name"].as<std::string>();
+    if (vm.count("uuid")) {
+        auto uuid = parseDomainUuid(vm["uuid"].as<std::string>());
+        if (!uuid.ok())
+            return makeError(EINVAL, "--uuid '" + vm["uuid"].as<std::string>() +
+                                         "': " + uuid.error().message);
+        spec.uuid = *uuid;
+    }
     if (firmware) {
         const std::string name = vm[vm.count("firmware") ? "firmware" : "bios"].as<std::string>();
         auto kind = biosKindFromName(name);

@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -25,19 +24,10 @@ namespace {
 
 constexpr uint64_t kPageShift = 12;
 constexpr uint64_t kPageSize = uint64_t{1} << kPageShift;
-constexpr char kUuidSource[] = "/proc/sys/kernel/random/uuid";
 // Reconnection attempts after xenstored went away: quick at first, then at
 // most once a second.
 constexpr int kReconnectFirstMs = 50;
 constexpr int kReconnectMaxMs = 1000;
-
-Result<std::string> randomUuid() {
-    std::ifstream in(kUuidSource);
-    std::string uuid;
-    if (!std::getline(in, uuid) || uuid.empty())
-        return makeError(EIO, std::string("cannot read a uuid from ") + kUuidSource);
-    return uuid;
-}
 
 // Marks [gpa, gpa + size) reserved in the guest's XENMEM_memory_map.
 void reserveInE820(xen::XenMemory& memory, uint64_t gpa, uint64_t size) {
@@ -63,13 +53,11 @@ uint32_t XenstoreLink::storePort() const {
 }
 
 Result<std::unique_ptr<XenstoreLink>> XenstoreLink::start(Domain& domain, const Config& config) {
-    Config cfg = config;
-    if (cfg.uuid.empty()) {
-        auto uuid = randomUuid();
-        if (!uuid.ok())
-            return uuid.error();
-        cfg.uuid = *uuid;
-    }
+    // The spec's UUID (main.cpp makes one before the first build), so /vm/<uuid>
+    // stays the same across restarts, as under xl.
+    if (config.uuid.empty())
+        return makeError(EINVAL, "xenstore: the domain has no UUID");
+    const Config& cfg = config;
     auto client = xs::Client::connect(cfg.socketPath);
     if (!client.ok())
         return makeError(client.error().code, "xenstore: " + client.error().message);

@@ -53,7 +53,7 @@ public:
         std::string socketPath;
         uint16_t domid = 1;
         std::string name;
-        std::string uuid; // empty: a fresh random one
+        std::string uuid; // the domain's (formatDomainUuid); required
         // Further keys below the home path (relative path, value), written
         // with the others: what hvmloader reads (firmware/hvmloader_keys.h).
         std::vector<std::pair<std::string, std::string>> extraKeys;

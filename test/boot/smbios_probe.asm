@@ -4,6 +4,7 @@
 ; the BIOS block move (int 15h AH=87h), walks it, and prints
 ;   SMBIOS BIOS-VENDOR=<type 0 vendor>
 ;   SMBIOS SYSTEM-SERIAL=<type 1 serial number>
+;   SMBIOS UUID=<type 1 UUID bytes in order, 8-4-4-4-12 upper-case hex>
 ;   SMBIOS OEM-1=<type 11 first string>
 ;   SMBIOS END
 ; on COM1 and the 0xE9 debug port, then powers off through ACPI as
@@ -31,6 +32,9 @@ TYPE_OEM        equ 11
 TYPE_END        equ 127
 BIOS_VENDOR_STR equ 4                ; offsets of string numbers in the
 SYSTEM_SERIAL_STR equ 7              ; formatted areas (SMBIOS 2.x)
+SYSTEM_UUID     equ 8                ; type 1: 16 bytes, the domain handle
+; Bit N set: a '-' after UUID byte N; bit 15, the last byte's, ends the loop.
+UUID_DASHES     equ (1 << 3) | (1 << 5) | (1 << 7) | (1 << 9) | (1 << 15)
 DESC_DATA_RW    equ 0x93             ; present, ring 0, read/write data
 
 start:
@@ -91,6 +95,7 @@ start:
     mov si, msg_serial
     mov dl, [bx + SYSTEM_SERIAL_STR]
     call print_field
+    call print_uuid                  ; leaves AL 0: not TYPE_OEM below
 .not_system:
     cmp al, TYPE_OEM
     jne .skip
@@ -161,33 +166,76 @@ print_field:
     pop ax
     ret
 
-; Prints the NUL-terminated string at DS:SI on COM1 and port 0xE9.
-print:
-    push ax
+; Prints "SMBIOS UUID=", the 16 UUID bytes of the type 1 structure at DS:BX
+; in 8-4-4-4-12 hex (upper case: the runner compares without case), then
+; CR LF. Clobbers AX, DX, SI.
+print_uuid:
+    push ds
+    pop es                           ; ES:SI walks the UUID
+    push ds
+    push 0
+    pop ds                           ; the messages are in segment 0
+    mov si, msg_uuid
+    call print
+    lea si, [bx + SYSTEM_UUID]
+    mov dx, UUID_DASHES
+.byte:
+    es lodsb
+    aam 16                           ; AH = high nibble, AL = low nibble
+    xchg al, ah
+    call hex_digit
+    mov al, ah
+    call hex_digit
+    shr dx, 1                        ; CF: a '-' follows; ZF: that was byte 15
+    jz .eol
+    jnc .byte
+    mov al, '-'
+    call putc
+    jmp .byte
+.eol:
+    mov si, msg_crlf
+    call print
+    pop ds
+    ret
+
+; Prints AL (0-15) as a hex digit; keeps AH.
+hex_digit:
+    cmp al, 10
+    sbb al, 0x69                     ; with das: '0'-'9' or 'A'-'F'
+    das
+    ; fall through
+
+; Prints AL on COM1 and port 0xE9.
+putc:
     push dx
-.next:
-    lodsb
-    test al, al
-    jz .out
-    mov ah, al
+    push ax
     mov dx, COM1_LSR
 .wait:
     in al, dx
     test al, LSR_THR_EMPTY
     jz .wait
-    mov al, ah
+    pop ax
     mov dx, COM1_DATA
     out dx, al
     out DEBUG_PORT, al
+    pop dx
+    ret
+
+; Prints the NUL-terminated string at DS:SI on COM1 and port 0xE9; AL ends 0.
+print:
+.next:
+    lodsb
+    test al, al
+    jz .out
+    call putc
     jmp .next
 .out:
-    pop dx
-    pop ax
     ret
 
 msg_vendor:  db "SMBIOS BIOS-VENDOR=", 0
 msg_serial:  db "SMBIOS SYSTEM-SERIAL=", 0
 msg_oem:     db "SMBIOS OEM-1=", 0
+msg_uuid:    db "SMBIOS UUID=", 0
 msg_end:     db "SMBIOS END"
 msg_crlf:    db 13, 10, 0
 msg_missing: db "SMBIOS NO ENTRY POINT", 13, 10, 0

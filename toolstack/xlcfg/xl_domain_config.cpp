@@ -1,5 +1,6 @@
 #include "toolstack/xlcfg/xl_domain_config.h"
 
+#include "vmm/builder/domain_uuid.h"
 #include "vmm/builder/smbios_strings.h"
 
 #include <cctype>
@@ -122,6 +123,17 @@ struct Interpreter {
                      return lineError(s, "a name is 1 to " + std::to_string(kMaxNameLength) +
                                              " printable characters without spaces, ',' or '/'");
                  in.config.name = *t;
+                 return {};
+             }},
+            {"uuid",
+             [](Interpreter& in, const XlSetting& s) -> Status {
+                 auto t = asString(s);
+                 if (!t.ok())
+                     return t.error();
+                 auto uuid = parseDomainUuid(*t);
+                 if (!uuid.ok())
+                     return lineError(s, uuid.error().message);
+                 in.config.uuid = formatDomainUuid(*uuid);
                  return {};
              }},
             {"memory",

@@ -3,7 +3,7 @@
 // checked and turned into typed fields. Values keep xl's spelling where
 // another layer maps them (boot, bios): this file only checks them.
 //
-//   type="hvm" (or builder="hvm"), name, memory (MiB), vcpus,
+//   type="hvm" (or builder="hvm"), name, uuid, memory (MiB), vcpus,
 //   disk=[DISKSPEC, ...] (devmodel/launcher/xl_disk_spec.h), boot, bios or
 //   firmware, firmware_override, vga, videoram, vnc, vnclisten, vncdisplay,
 //   vncpasswd, serial, on_poweroff, on_reboot, on_crash, xen_platform_pci,
@@ -41,6 +41,7 @@ constexpr uint64_t kMaxVncDisplay = 65535 - 5900;
 
 struct XlDomainConfig {
     std::optional<std::string> name;
+    std::optional<std::string> uuid; // checked canonical form, lower case
     std::optional<uint64_t> memoryMiB;
     std::optional<uint32_t> vcpus;
     std::vector<devmodel::XlDiskSpec> disks; // file order

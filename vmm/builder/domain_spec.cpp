@@ -379,6 +379,16 @@ Status validateSpec(const DomainSpec& spec) {
     return {};
 }
 
+Result<bool> ensureDomainUuid(DomainSpec& spec) {
+    if (spec.uuid)
+        return false;
+    auto uuid = generateDomainUuid();
+    if (!uuid.ok())
+        return makeError(uuid.error().code, "cannot make a domain UUID: " + uuid.error().message);
+    spec.uuid = *uuid;
+    return true;
+}
+
 Result<DomainSpec> loadSpecFile(const std::string& path) {
     auto bytes = readFileBounded(path, kMaxSpecBytes, "domain spec");
     if (!bytes)

@@ -15,6 +15,10 @@
 //       domain {
 //           compatible = "basalt,domain";           // required
 //           name = "web01";                         // required, string
+//           uuid = "5f3b9a2e-6c1d-4e8a-9b7f-0a1b2c3d4e5f"; // optional: the domain
+//                                                   // handle (domain_uuid.h), canonical
+//                                                   // lower-case; absent: basalt-vmm
+//                                                   // makes one per process
 //           memory = <0x0 0x10000000>;              // required, u64 bytes (2 cells)
 //           cpus = <2>;                             // required, u32
 //           mmio-hole-start = <0x0 0xf0000000>;     // optional u64, default 0xF0000000
@@ -107,6 +111,7 @@
 
 #include "base/result.h"
 #include "vmm/builder/boot_layout.h"
+#include "vmm/builder/domain_uuid.h"
 #include "vmm/builder/entry_mode.h"
 #include "vmm/builder/smbios_strings.h"
 
@@ -232,6 +237,8 @@ std::optional<BiosKind> biosKindFromName(const std::string& name);
 
 struct DomainSpec {
     std::string name;
+    // Xen's domain handle (xl.cfg uuid=); unset: ensureDomainUuid makes one.
+    std::optional<DomainUuid> uuid;
     uint64_t memoryBytes = 0;
     uint32_t vcpus = 1;
     uint64_t mmioHoleStart = boot::kDefaultMmioHoleStart;
@@ -256,6 +263,11 @@ Result<DomainSpec> parseSpecBlob(std::span<const uint8_t> blob);
 
 // Semantic checks: sizes, counts, addresses and ports within limits.
 Status validateSpec(const DomainSpec& spec);
+
+// Gives a spec without a UUID a fresh random one, as xl does at creation;
+// a spec that has one keeps it. Called once before the first build, so a
+// restart of the domain keeps the same handle. Returns whether it made one.
+Result<bool> ensureDomainUuid(DomainSpec& spec);
 
 // Reads a spec file (at most kMaxSpecBytes, nothing after the blob) and parses it.
 Result<DomainSpec> loadSpecFile(const std::string& path);

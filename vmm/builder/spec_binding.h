@@ -26,6 +26,7 @@ constexpr const char* kSmbiosNode = "smbios";    // under firmware
 
 constexpr const char* kCompatibleProp = "compatible";
 constexpr const char* kNameProp = "name";
+constexpr const char* kUuidProp = "uuid";
 constexpr const char* kMemoryProp = "memory";
 constexpr const char* kCpusProp = "cpus";
 constexpr const char* kMmioHoleStartProp = "mmio-hole-start";

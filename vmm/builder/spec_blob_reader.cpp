@@ -574,7 +574,8 @@ Result<DiskSpec> readDisk(const void* fdt, int node, const std::string& path, ui
 Status readDomain(const void* fdt, int node, const std::string& path, DomainSpec& out) {
     using namespace spec;
     auto props = NodeProperties::read(
-        fdt, node, path, {kCompatibleProp, kNameProp, kMemoryProp, kCpusProp, kMmioHoleStartProp});
+        fdt, node, path,
+        {kCompatibleProp, kNameProp, kUuidProp, kMemoryProp, kCpusProp, kMmioHoleStartProp});
     if (!props)
         return props.error();
     BASALT_TRY(props->expectCompatible(kDomainCompatible));
@@ -583,6 +584,15 @@ Status readDomain(const void* fdt, int node, const std::string& path, DomainSpec
     if (!name)
         return name.error();
     out.name = std::move(*name);
+    if (props->has(kUuidProp)) {
+        auto text = props->string(kUuidProp);
+        if (!text)
+            return text.error();
+        auto uuid = parseDomainUuid(*text);
+        if (!uuid.ok())
+            return specError(path + "/" + kUuidProp + ": " + uuid.error().message);
+        out.uuid = *uuid;
+    }
     auto memory = props->u64(kMemoryProp);
     if (!memory)
         return memory.error();

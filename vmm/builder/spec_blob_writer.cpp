@@ -48,6 +48,8 @@ void writeSpec(FdtWriter& w, const DomainSpec& spec) {
     w.beginNode(spec::kDomainNode);
     w.string(spec::kCompatibleProp, spec::kDomainCompatible);
     w.string(spec::kNameProp, spec.name);
+    if (spec.uuid)
+        w.string(spec::kUuidProp, formatDomainUuid(*spec.uuid));
     w.u64(spec::kMemoryProp, spec.memoryBytes);
     w.u32(spec::kCpusProp, spec.vcpus);
     w.u64(spec::kMmioHoleStartProp, spec.mmioHoleStart);

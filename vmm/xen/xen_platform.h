@@ -9,6 +9,7 @@
 #include "vmm/xen/hypercall.h"
 #include "vmm/xen/vcpu_context.h"
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -59,6 +60,9 @@ struct XenPlatformConfig {
     // The hypercall page's stubs: vmcall/vmmcall only where the kernel
     // intercepts them (KVM_CAP_XEN_HVM, vmm/kvm/xen_hvm.h).
     HypercallStub hypercallStub = HypercallStub::PortIo;
+    // The domain handle XENVER_guest_handle returns: the domain's UUID bytes
+    // (vmm/builder/domain_uuid.h). All zero when the spec has none.
+    std::array<uint8_t, 16> handle{};
 };
 
 class XenPlatform {

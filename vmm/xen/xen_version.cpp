@@ -66,7 +66,10 @@ int64_t hypercallXenVersion(HypercallContext& ctx) {
     case XENVER_pagesize:
         return ctx.arg(1) == 0 ? kPageSize : -XEN_EINVAL;
     case XENVER_guest_handle: {
+        // common/kernel.c copies d->handle, the UUID xl created the domain with.
         xen_domain_handle_t handle{};
+        static_assert(sizeof handle == std::tuple_size_v<decltype(XenPlatformConfig::handle)>);
+        std::memcpy(handle, ctx.xen().config().handle.data(), sizeof handle);
         return ctx.copyToGuest(ctx.arg(1), {handle, sizeof handle}).ok() ? 0 : -XEN_EFAULT;
     }
     default:
