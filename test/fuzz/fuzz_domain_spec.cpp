@@ -66,6 +66,8 @@ std::vector<std::vector<uint8_t>> seeds() {
     specs[4].firmware->smbios = {
         {"bios-vendor", "Acme"}, {"oem-1", "first"}, {"system-serial-number", "SN 1"}};
     specs[4].deviceModel = DeviceModelSpec{};
+    specs[4].uuid = DomainUuid{0x5f, 0x3b, 0x9a, 0x2e, 0x6c, 0x1d, 0x4e, 0x8a,
+                               0x9b, 0x7f, 0x0a, 0x1b, 0x2c, 0x3d, 0x4e, 0x5f};
 
     std::vector<std::vector<uint8_t>> out;
     for (const DomainSpec& spec : specs) {

@@ -39,6 +39,7 @@ std::vector<std::vector<uint8_t>> seeds() {
         "boot='dc'\nbios='seabios'\nfirmware='uefi'\ndevice_id='0002'\nxen_platform_pci=0\n",
         "firmware_override='/x.elf'\nesc=\"\\x41\\t\\\"\"\nn=0x10\n",
         "smbios=['bios_vendor=Acme', 'oem=a=b', \"system_serial_number=SN 1\", 'oem=c']\n",
+        "uuid='5F3B9A2E-6c1d-4e8a-9b7f-0a1b2c3d4e5f'\nname='u'\n",
     };
     std::vector<std::vector<uint8_t>> out;
     for (const char* text : texts)
