@@ -13,6 +13,7 @@ vmm=$1 xenstored=$2 name=$3 image=$4 entry=$5
 domid=3
 other=$((domid + 1))
 home=/local/domain/$domid
+uuid=0a1b2c3d-4e5f-4a6b-8c7d-8e9fa0b1c2d3 # the domain's: /vm/<uuid>
 
 if [ ! -c /dev/kvm ] || [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
     echo "SKIP: /dev/kvm is not available; guest '$name' needs KVM"
@@ -54,7 +55,7 @@ xenstore-chmod /local/domain/$other n$other || fail "chmod"
 
 timeout --kill-after=5 300 "$vmm" --name "$name" --kernel "$image" --entry "$entry" \
     --test-exit-port 0xf4 --memory 16 --xenstore "$XENSTORED_PATH" --domid $domid \
-    >"$dir/out" &
+    --uuid "$uuid" >"$dir/out" &
 vmm_pid=$!
 
 # The guest says it is ready once its writes are done; check them from outside.
@@ -64,7 +65,9 @@ wait_key $home/data/ready 1 || fail "the guest never wrote $home/data/ready"
 [ "$(xenstore-read $home/domid)" = $domid ] || fail "domid key"
 [ "$(xenstore-read $home/name)" = "$name" ] || fail "name key"
 vm=$(xenstore-read $home/vm) || fail "vm key"
+[ "$vm" = "/vm/$uuid" ] || fail "vm key '$vm' is not /vm/$uuid (--uuid)"
 [ "$(xenstore-read "$vm/name")" = "$name" ] || fail "$vm/name"
+[ "$(xenstore-read "$vm/uuid")" = "$uuid" ] || fail "$vm/uuid"
 # The guest owns its home; dom0 reads it.
 case "$(xenstore-ls -p $home | head -1)" in
     *"n$domid"*) ;;
