@@ -214,7 +214,7 @@ struct Life {
 // One life of the domain: build it, its store keys, QEMU and the serial
 // console; run it; apply on_poweroff/on_reboot/on_crash. Everything is torn
 // down before returning, so a restart starts from nothing but the spec.
-Life runLife(const VmmOptions& options, DomainControl& control, unsigned life) {
+Life runLife(const VmmOptions& options, DomainControl& control, unsigned life, bool uuidGenerated) {
     Life result;
     // With a serial pty, the console log is the serial line, timestamped (the
     // guest's console, as xl's); the debug port then goes to stdout only, so
@@ -280,6 +280,11 @@ Life runLife(const VmmOptions& options, DomainControl& control, unsigned life) {
         LOG(Main, Warn, "--console attach needs --serial pty; nothing to attach to");
     }
 
+    // Logged once the domain is up, so that an error before that stays the
+    // only line a failed start prints.
+    if (life == 0)
+        LOG(Main, Info, "domain '%s' uuid %s%s", options.spec.name.c_str(),
+            formatDomainUuid(*options.spec.uuid).c_str(), uuidGenerated ? " (generated)" : "");
     control.attach(domain->get(), deviceModel.qemu.get());
     result.status = (*domain)->run();
     const std::string reason = (*domain)->status().stopReason;
@@ -332,8 +337,6 @@ int main(int argc, char** argv) {
     auto madeUuid = ensureDomainUuid(options->spec);
     if (!madeUuid.ok())
         return fail(madeUuid.error().message);
-    LOG(Main, Info, "domain '%s' uuid %s%s", options->spec.name.c_str(),
-        formatDomainUuid(*options->spec.uuid).c_str(), *madeUuid ? " (generated)" : "");
 
     // A closed stdout must not kill the VMM in the middle of guest output.
     std::signal(SIGPIPE, SIG_IGN);
@@ -356,7 +359,7 @@ int main(int argc, char** argv) {
 
     RestartGuard guard;
     for (unsigned life = 0;; ++life) {
-        Life result = runLife(*options, control, life);
+        Life result = runLife(*options, control, life, *madeUuid);
         if (!result.startError.empty())
             return life == 0 ? fail(result.startError)
                              : (fail("cannot restart the domain: " + result.startError),
