@@ -16,13 +16,12 @@ qemu_fixture_setup() { # XENSTORED_BINARY
     trap qemu_fixture_cleanup EXIT
     mkdir -m 1777 "$dir/shot"
     xs_sock=$dir/shot/xenstored.sock
-    (umask 0; exec "$1" --socket "$xs_sock" 2>"$dir/xenstored.log") &
+    # The device model's group may use the socket too (0660); xenstored sets
+    # that before the socket appears, so nothing here can race it.
+    "$1" --socket "$xs_sock" --socket-group basalt-qemu 2>"$dir/xenstored.log" &
     xs_pid=$!
     for _ in $(seq 100); do [ -S "$xs_sock" ] && break; sleep 0.05; done
     [ -S "$xs_sock" ] || { echo "basalt-xenstored did not start"; cat "$dir/xenstored.log"; exit 1; }
-    # xenstored keeps its socket to root (0600); the device model's group may use it.
-    chgrp basalt-qemu "$xs_sock" && chmod 660 "$xs_sock" ||
-        { echo "cannot open xenstored's socket to basalt-qemu (run scripts/setup)"; exit 1; }
     : >"$dir/out"
     : >"$dir/err"
 }

@@ -1,6 +1,6 @@
 // basalt-xenstored: the standalone xenstore daemon (basaltd embeds Server).
 //
-//   basalt-xenstored [--socket PATH] [--persist FILE]
+//   basalt-xenstored [--socket PATH] [--socket-group GROUP] [--persist FILE]
 //
 // Without --socket it listens where Debian's libxenstore.so.4 looks:
 // $XENSTORED_PATH, else $XENSTORED_RUNDIR/socket, else /var/run/xenstored/socket.
@@ -13,6 +13,8 @@
 
 #include <boost/asio.hpp>
 #include <boost/program_options.hpp>
+#include <grp.h>
+#include <optional>
 
 #include <cstdio>
 #include <cstdlib>
@@ -42,9 +44,12 @@ std::string defaultSocketPath() {
 int main(int argc, char** argv) {
     std::string socketPath;
     std::string persistFile;
+    std::string socketGroup;
     po::options_description opts("basalt-xenstored options");
     opts.add_options()("help,h", "show this help")(
         "socket", po::value(&socketPath), "UNIX socket path (default: as libxenstore looks)")(
+        "socket-group", po::value(&socketGroup),
+        "also let GROUP use the socket (mode 0660): the device models' user group, basalt-qemu")(
         "persist", po::value(&persistFile), "keep the store in FILE across restarts");
     po::variables_map vm;
     try {
@@ -57,6 +62,16 @@ int main(int argc, char** argv) {
     if (vm.count("help")) {
         std::cout << opts;
         return 0;
+    }
+    std::optional<gid_t> groupId;
+    if (!socketGroup.empty()) {
+        const group* g = ::getgrnam(socketGroup.c_str());
+        if (!g) {
+            std::cerr << "basalt-xenstored: --socket-group: no group '" << socketGroup
+                      << "' (scripts/setup creates basalt-qemu)\n";
+            return 2;
+        }
+        groupId = g->gr_gid;
     }
     if (socketPath.empty()) {
         socketPath = defaultSocketPath();
@@ -82,7 +97,7 @@ int main(int argc, char** argv) {
     // The core hands guest rings over as fds with XS_INTRODUCE.
     server.setFdRingIntroducer(FdRingConnection::introducer(io, server));
     SocketListener listener(io, server);
-    if (!listener.listen(socketPath))
+    if (!listener.listen(socketPath, groupId))
         return 1;
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });

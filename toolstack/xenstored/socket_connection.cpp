@@ -152,19 +152,33 @@ void SocketConnection::onClose() {
 SocketListener::SocketListener(asio::io_context& io, Server& server)
     : server_(server), acceptor_(io) {}
 
-bool SocketListener::listen(const std::string& path) {
-    ::unlink(path.c_str());
+bool SocketListener::listen(const std::string& path, std::optional<gid_t> group) {
+    // Bound, owned, moded and listening under a temporary name, then renamed
+    // into place: whoever sees `path` can connect at once, with the final
+    // permissions (a chmod after start could race a client or a test's chgrp).
+    const std::string staging = path + ".new";
+    ::unlink(staging.c_str());
+    auto failed = [&](const char* what, const std::string& why) {
+        LOG(XsSocket, Error, "cannot listen on %s: %s: %s", path.c_str(), what, why.c_str());
+        ::unlink(staging.c_str());
+        return false;
+    };
     boost::system::error_code ec;
     acceptor_.open(stream(), ec);
     if (!ec)
-        acceptor_.bind(stream::endpoint(path), ec);
-    if (!ec)
-        acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-        LOG(XsSocket, Error, "cannot listen on %s: %s", path.c_str(), ec.message().c_str());
-        return false;
-    }
-    ::chmod(path.c_str(), S_IRUSR | S_IWUSR);
+        acceptor_.bind(stream::endpoint(staging), ec);
+    if (ec)
+        return failed("bind", ec.message());
+    const mode_t mode = group ? (S_IRUSR | S_IWUSR | S_IRGRP | S_IWGRP) : (S_IRUSR | S_IWUSR);
+    if (group && ::chown(staging.c_str(), static_cast<uid_t>(-1), *group) < 0)
+        return failed("chown", strerror(errno));
+    if (::chmod(staging.c_str(), mode) < 0)
+        return failed("chmod", strerror(errno));
+    acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec)
+        return failed("listen", ec.message());
+    if (::rename(staging.c_str(), path.c_str()) < 0)
+        return failed("rename", strerror(errno));
     acceptNext();
     return true;
 }

@@ -12,7 +12,9 @@
 #include <boost/asio.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <sys/types.h>
 
 namespace basalt::xenstore {
 
@@ -57,7 +59,10 @@ class SocketListener {
 public:
     SocketListener(boost::asio::io_context& io, Server& server);
     // Binds `path` (replacing a stale socket file), mode 0600.
-    bool listen(const std::string& path);
+    // The socket is the root user's (0600), or also `group`'s (0660) when a
+    // group id is given: the deprivileged device models' group. Its mode is
+    // final before it accepts anyone, so nobody can race a chmod after start.
+    bool listen(const std::string& path, std::optional<gid_t> group = std::nullopt);
 
 private:
     void acceptNext();

@@ -128,13 +128,11 @@ def main():
     vmm_proc = None
     try:
         sock = os.path.join(work, "xenstored.sock")
-        store = subprocess.Popen([xenstored, "--socket", sock],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        wait_for(lambda: os.path.exists(sock), "xenstored's socket")
         # QEMU connects as basalt-qemu (its own xenstore rights are dom0's,
         # as under Xen, where QEMU runs in dom0).
-        os.chown(sock, 0, qemu_user.pw_gid)
-        os.chmod(sock, 0o660)
+        store = subprocess.Popen([xenstored, "--socket", sock, "--socket-group", "basalt-qemu"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_for(lambda: os.path.exists(sock), "xenstored's socket")
         store_env = dict(os.environ, XENSTORED_PATH=sock)
 
         disk = os.path.join(work, "disk.img")

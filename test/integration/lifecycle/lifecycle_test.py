@@ -61,14 +61,12 @@ class Run:
 
     def start_xenstored(self):
         log = open(os.path.join(self.dir, "xenstored.log"), "wb")
-        self.xs = subprocess.Popen([self.xenstored, "--socket", self.socket], stderr=log,
-                                   preexec_fn=lambda: os.umask(0))
+        self.xs = subprocess.Popen(
+            [self.xenstored, "--socket", self.socket, "--socket-group", "basalt-qemu"], stderr=log)
         deadline = time.time() + 30
         while not os.path.exists(self.socket):
             check(time.time() < deadline and self.xs.poll() is None, "xenstored did not start")
             time.sleep(0.05)
-        shutil.chown(self.socket, group="basalt-qemu")
-        os.chmod(self.socket, 0o660)
 
     def write(self, name, text, mode=0o644):
         path = os.path.join(self.dir, name)
