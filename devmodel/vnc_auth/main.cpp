@@ -13,6 +13,7 @@
 
 #include "base/log.h"
 #include "base/unique_fd.h"
+#include "devmodel/launcher/sandbox_policy.h"
 #include "devmodel/vnc_auth/relay.h"
 #include "devmodel/vnc_auth/vnc_des.h"
 
@@ -21,6 +22,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -113,6 +115,14 @@ int main(int argc, char** argv) {
     }
     // A client that goes away mid-write must not end the program.
     std::signal(SIGPIPE, SIG_IGN);
+    // Before the first byte from the network: the same seccomp policy as
+    // QEMU's (devmodel/launcher/sandbox_policy.h); the launcher already set
+    // PR_SET_NO_NEW_PRIVS, which is set here again for a manual start.
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        !basalt::devmodel::installQemuSeccompFilter()) {
+        LOG(VncAuthMain, Error, "cannot install the seccomp filter: %s", strerror(errno));
+        return EXIT_FAILURE;
+    }
     LOG(VncAuthMain, Info, "relaying VNC clients to %s after password authentication",
         config.upstreamPath.c_str());
     if (auto status = basalt::vncauth::runRelay(config); !status.ok())

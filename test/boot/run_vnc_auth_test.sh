@@ -144,6 +144,8 @@ PY
 # Who listens, and who can reach QEMU's own VNC server.
 owner=$(ps -o user= -p "$auth_pid" | tr -d ' ')
 [ "$owner" = basalt-qemu ] || fail "basalt-vnc-auth runs as '$owner', not basalt-qemu"
+seccomp=$(sed -n 's/^Seccomp:[[:space:]]*//p' "/proc/$auth_pid/status")
+[ "$seccomp" = 2 ] || fail "basalt-vnc-auth runs without its seccomp filter (Seccomp: '$seccomp')"
 ss -Hltnp "sport = :$port" | grep -q "pid=$auth_pid," || fail "port $port is not basalt-vnc-auth's"
 [ -S "$qemu_vnc" ] || fail "QEMU's VNC socket $qemu_vnc is missing"
 grep -q -- "-vnc unix:$qemu_vnc" "$dir/err" || fail "QEMU was not told to listen on $qemu_vnc"
