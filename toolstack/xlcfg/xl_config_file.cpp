@@ -1,5 +1,7 @@
 #include "toolstack/xlcfg/xl_config_file.h"
 
+#include "base/format.h"
+
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -18,15 +20,6 @@ bool isKeyStart(char c) {
 }
 bool isKeyChar(char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-}
-int hexDigit(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 // A recursive-descent reader over the whole text; one instance per parse.
@@ -156,7 +149,7 @@ private:
                    (text_[pos_ + 1] == 'x' || text_[pos_ + 1] == 'X');
         if (hex) {
             pos_ += 2;
-            while (!atEnd() && hexDigit(peek()) >= 0)
+            while (!atEnd() && hexDigitValue(peek()) >= 0)
                 ++pos_;
             if (pos_ == start + 2)
                 return fail("'0x' needs hex digits");
@@ -205,8 +198,8 @@ private:
                 out += e;
                 break;
             case 'x': {
-                int hi = atEnd() ? -1 : hexDigit(text_[pos_]);
-                int lo = pos_ + 1 >= text_.size() ? -1 : hexDigit(text_[pos_ + 1]);
+                int hi = atEnd() ? -1 : hexDigitValue(text_[pos_]);
+                int lo = pos_ + 1 >= text_.size() ? -1 : hexDigitValue(text_[pos_ + 1]);
                 if (hi < 0 || lo < 0)
                     return fail("'\\x' needs two hex digits");
                 pos_ += 2;

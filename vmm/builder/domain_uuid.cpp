@@ -1,5 +1,7 @@
 #include "vmm/builder/domain_uuid.h"
 
+#include "base/format.h"
+
 #include <cerrno>
 #include <cstring>
 #include <sys/random.h>
@@ -19,16 +21,6 @@ constexpr uint8_t kVersion4 = 0x40;
 constexpr size_t kVariantByte = 8;
 constexpr uint8_t kVariantMask = 0x3F;
 constexpr uint8_t kVariantRfc4122 = 0x80;
-
-int hexValue(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 bool isDashPosition(size_t i) {
     for (size_t p : kDashPositions)
@@ -55,8 +47,8 @@ Result<DomainUuid> parseDomainUuid(std::string_view text) {
             ++i;
             continue;
         }
-        const int high = hexValue(text[i]);
-        const int low = hexValue(text[i + 1]);
+        const int high = hexDigitValue(text[i]);
+        const int low = hexDigitValue(text[i + 1]);
         if (high < 0 || low < 0)
             return makeError(EINVAL, "character " + std::to_string(i + (high < 0 ? 1 : 2)) +
                                          " of the UUID is not a hex digit; " + form);

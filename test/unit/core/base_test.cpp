@@ -1,4 +1,5 @@
 #include "base/adaptive_poll.h"
+#include "base/format.h"
 #include "base/log.h"
 #include "base/mapped_region.h"
 #include "base/result.h"
@@ -133,4 +134,15 @@ TEST_CASE("AdaptivePoll's start is capped at its max") {
     basalt::AdaptivePoll poll(4us, 10us);
     poll.record(3us);
     CHECK(poll.window() == 4us);
+}
+
+TEST_CASE("hexDigitValue reads either case and refuses anything else") {
+    CHECK(basalt::hexDigitValue('0') == 0);
+    CHECK(basalt::hexDigitValue('9') == 9);
+    CHECK(basalt::hexDigitValue('a') == 10);
+    CHECK(basalt::hexDigitValue('F') == 15);
+    CHECK(basalt::hexDigitValue('g') == -1);
+    CHECK(basalt::hexDigitValue('/') == -1);
+    CHECK(basalt::hexDigitValue(':') == -1);
+    CHECK(basalt::hexDigitValue('\0') == -1);
 }
