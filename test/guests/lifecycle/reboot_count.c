@@ -5,8 +5,11 @@
  * Boot 1 resets the machine through the PIIX3 reset control register (0xCF9),
  * which QEMU turns into a reboot request; boot 2 powers off through ACPI
  * PM1a_CNT (SLP_TYP 0 = \_S5, SLP_EN), as an OS would.
+ * Each boot also prints "HANDLE <32 hex digits>", its Xen domain handle
+ * (XENVER_guest_handle): a restart must keep the domain's UUID, as xl does.
  */
 #include "devmodel/dm_rt.h"
+#include "xen/xen_rt.h"
 
 const char guest_name[] = "reboot_count";
 
@@ -100,6 +103,22 @@ static void transfer(u32 lba, int write) {
         fail_hex("ATA transfer failed, status", status);
 }
 
+#define XENVER_guest_handle 8 /* xen/version.h */
+#define DOMAIN_HANDLE_BYTES 16
+
+static void print_domain_handle(void) {
+    static const char digits[] = "0123456789abcdef";
+    u8 handle[DOMAIN_HANDLE_BYTES];
+    xen_setup();
+    expect("XENVER_guest_handle", HC2(XEN_HC_xen_version, XENVER_guest_handle, handle), 0);
+    print("HANDLE ");
+    for (int i = 0; i < DOMAIN_HANDLE_BYTES; i++) {
+        print_char(digits[handle[i] >> 4]);
+        print_char(digits[handle[i] & 0xF]);
+    }
+    print("\n");
+}
+
 void guest_main(u32 nr_vcpus) {
     (void)nr_vcpus;
     enable_ide();
@@ -118,6 +137,7 @@ void guest_main(u32 nr_vcpus) {
     line[5] = (char)('0' + (boots % 10));
     serial_print(line);
     print(line);
+    print_domain_handle();
     if (boots == 1) {
         outb(PIIX_RESET_CONTROL, PIIX_RESET_HARD);
         fail("the reset through 0xCF9 returned");

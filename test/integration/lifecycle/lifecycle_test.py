@@ -176,6 +176,14 @@ on_crash = "destroy"
           "the guest did not boot exactly twice (BOOT 1, then BOOT 2)")
     check(out.index("BOOT 1") < out.index("BOOT 2"), "boots out of order")
     check("restart" in run.text("err"), "no restart in basalt-vmm's log")
+    # The domain's UUID (XENVER_guest_handle) outlives the restart, as xl's.
+    handles = re.findall(r"^HANDLE ([0-9a-f]{32})$", out, re.M)
+    logged = re.search(r"uuid ([0-9a-f-]{36}) \(generated\)", run.text("err"))
+    check(len(handles) == 2, f"expected a domain handle from each boot, got {handles}")
+    check(handles[0] == handles[1], f"the domain handle changed across the restart: {handles}")
+    check(handles[0] != "0" * 32, "the domain handle is all zeros")
+    check(logged and logged.group(1).replace("-", "") == handles[0],
+          "the handle is not the UUID basalt-vmm logged")
     with open(disk, "rb") as f:
         f.seek(512)
         magic, boots = struct.unpack("<IH", f.read(6))
