@@ -61,30 +61,23 @@ class NodeProperties {
 public:
     static Result<NodeProperties> read(const void* fdt, int node, const std::string& path,
                                        std::initializer_list<const char*> allowed) {
-        NodeProperties props(path);
-        int offset = fdt_first_property_offset(fdt, node);
-        for (; offset >= 0; offset = fdt_next_property_offset(fdt, offset)) {
-            const char* name = nullptr;
-            int len = 0;
-            const void* value = fdt_getprop_by_offset(fdt, offset, &name, &len);
-            if (!value || !name || len < 0)
-                return fdtError("cannot read a property of " + path,
-                                value ? -FDT_ERR_BADSTRUCTURE : len);
-            std::string_view nameView(name);
-            const char* known = nullptr;
-            for (const char* candidate : allowed)
-                if (nameView == candidate)
-                    known = candidate;
-            if (!known)
-                return specError("unknown property " + quoted(nameView) + " in " + path);
-            if (props.find(known))
-                return specError("duplicate property " + quoted(nameView) + " in " + path);
-            props.props_.emplace_back(
-                known, Bytes(static_cast<const uint8_t*>(value), static_cast<size_t>(len)));
-        }
-        if (offset != -FDT_ERR_NOTFOUND)
-            return fdtError("cannot list the properties of " + path, offset);
-        return props;
+        return readIf(fdt, node, path, [&](std::string_view name) {
+            return std::find(allowed.begin(), allowed.end(), name) != allowed.end();
+        });
+    }
+
+    // Every property whatever its name, for a node whose property names are
+    // data (/domain/firmware/smbios); each still present once.
+    static Result<NodeProperties> readAll(const void* fdt, int node, const std::string& path) {
+        return readIf(fdt, node, path, [](std::string_view) { return true; });
+    }
+
+    // Names in the blob's order.
+    std::vector<std::string> names() const {
+        std::vector<std::string> out;
+        for (const auto& [name, value] : props_)
+            out.push_back(name);
+        return out;
     }
 
     bool has(const char* name) const { return find(name) != nullptr; }
@@ -150,6 +143,32 @@ public:
 private:
     explicit NodeProperties(std::string path) : path_(std::move(path)) {}
 
+    template <typename Allowed>
+    static Result<NodeProperties> readIf(const void* fdt, int node, const std::string& path,
+                                         const Allowed& allowed) {
+        NodeProperties props(path);
+        int offset = fdt_first_property_offset(fdt, node);
+        for (; offset >= 0; offset = fdt_next_property_offset(fdt, offset)) {
+            const char* name = nullptr;
+            int len = 0;
+            const void* value = fdt_getprop_by_offset(fdt, offset, &name, &len);
+            if (!value || !name || len < 0)
+                return fdtError("cannot read a property of " + path,
+                                value ? -FDT_ERR_BADSTRUCTURE : len);
+            std::string_view nameView(name);
+            if (!allowed(nameView))
+                return specError("unknown property " + quoted(nameView) + " in " + path);
+            if (props.find(nameView))
+                return specError("duplicate property " + quoted(nameView) + " in " + path);
+            props.props_.emplace_back(
+                std::string(nameView),
+                Bytes(static_cast<const uint8_t*>(value), static_cast<size_t>(len)));
+        }
+        if (offset != -FDT_ERR_NOTFOUND)
+            return fdtError("cannot list the properties of " + path, offset);
+        return props;
+    }
+
     const Bytes* find(std::string_view name) const {
         for (const auto& [known, value] : props_)
             if (name == known)
@@ -163,7 +182,7 @@ private:
     }
 
     std::string path_;
-    std::vector<std::pair<const char*, Bytes>> props_;
+    std::vector<std::pair<std::string, Bytes>> props_;
 };
 
 // Direct children of a node, each known to the binding and present once.
@@ -276,37 +295,19 @@ Result<KernelSpec> readKernel(const void* fdt, int node, const std::string& path
 // validateSpec) checks the names and values.
 Result<SmbiosStrings> readSmbios(const void* fdt, int node, const std::string& path) {
     BASALT_TRY(expectNoChildren(fdt, node, path));
+    auto props = NodeProperties::readAll(fdt, node, path);
+    if (!props)
+        return props.error();
+    BASALT_TRY(props->expectCompatible(spec::kSmbiosCompatible));
     SmbiosStrings strings;
-    bool compatible = false;
-    int offset = fdt_first_property_offset(fdt, node);
-    for (; offset >= 0; offset = fdt_next_property_offset(fdt, offset)) {
-        const char* name = nullptr;
-        int len = 0;
-        const void* value = fdt_getprop_by_offset(fdt, offset, &name, &len);
-        if (!value || !name || len < 0)
-            return fdtError("cannot read a property of " + path,
-                            value ? -FDT_ERR_BADSTRUCTURE : len);
-        const auto* bytes = static_cast<const char*>(value);
-        const size_t size = static_cast<size_t>(len);
-        if (size == 0 || bytes[size - 1] != 0 || std::memchr(bytes, 0, size - 1) != nullptr)
-            return specError("property " + quoted(name) + " in " + path +
-                             " must be one NUL-terminated string");
-        std::string text(bytes, size - 1);
-        if (std::string_view(name) == spec::kCompatibleProp) {
-            if (compatible)
-                return specError("duplicate property 'compatible' in " + path);
-            if (text != spec::kSmbiosCompatible)
-                return specError("unknown compatible " + quoted(text) + " for " + path +
-                                 " (expected '" + spec::kSmbiosCompatible + "')");
-            compatible = true;
+    for (const std::string& name : props->names()) {
+        if (name == spec::kCompatibleProp)
             continue;
-        }
-        strings.push_back({name, std::move(text)});
+        auto text = props->string(name.c_str());
+        if (!text)
+            return text.error();
+        strings.push_back({name, std::move(*text)});
     }
-    if (offset != -FDT_ERR_NOTFOUND)
-        return fdtError("cannot list the properties of " + path, offset);
-    if (!compatible)
-        return specError(path + " is missing required property 'compatible'");
     return strings;
 }
 
