@@ -121,10 +121,8 @@ int Dispatcher::hello(Request& r) {
 
 int Dispatcher::bindInterdomain(Request& r) {
     DmBindInterdomainRequest q;
-    if (!r.fixed(q))
-        return EINVAL;
-    if (q.domid != s_.domid)
-        return ESRCH;
+    if (int rc = r.fixedFor(s_.domid, q))
+        return rc;
     ioreq::IoreqPortFds fds;
     if (s_.ioreq && s_.ioreq->portFds(q.remotePort, fds) == 0) {
         uint32_t local = nextIoreqLocalPort_++;
@@ -156,10 +154,8 @@ int Dispatcher::unbind(Request& r) {
 
 int Dispatcher::createServer(Request& r) {
     DmCreateIoreqServerRequest q;
-    if (!r.fixed(q))
-        return EINVAL;
-    if (q.domid != s_.domid)
-        return ESRCH;
+    if (int rc = r.fixedFor(s_.domid, q))
+        return rc;
     if (!s_.ioreq)
         return ENOSYS;
     uint32_t id = 0;
@@ -171,10 +167,8 @@ int Dispatcher::createServer(Request& r) {
 
 int Dispatcher::getServerInfo(Request& r) {
     DmServerRequest q;
-    if (!r.fixed(q))
-        return EINVAL;
-    if (q.domid != s_.domid)
-        return ESRCH;
+    if (int rc = r.fixedFor(s_.domid, q))
+        return rc;
     if (!s_.ioreq)
         return ENOSYS;
     ioreq::ServerInfo info;
@@ -245,10 +239,8 @@ int Dispatcher::setServerState(Request& r) {
 
 int Dispatcher::destroyServer(Request& r) {
     DmServerRequest q;
-    if (!r.fixed(q))
-        return EINVAL;
-    if (q.domid != s_.domid)
-        return ESRCH;
+    if (int rc = r.fixedFor(s_.domid, q))
+        return rc;
     if (!s_.ioreq)
         return ENOSYS;
     return s_.ioreq->destroyServer(q.id);

@@ -18,10 +18,8 @@ constexpr uint32_t kMaxShutdownReason = SHUTDOWN_soft_reset;
 
 int Dispatcher::getHvmParam(Request& r) {
     DmHvmParamRequest q;
-    if (!r.fixed(q))
-        return EINVAL;
-    if (q.domid != s_.domid)
-        return ESRCH;
+    if (int rc = r.fixedFor(s_.domid, q))
+        return rc;
     if (!s_.params)
         return ENOSYS;
     if (q.index >= HVM_NR_PARAMS)
@@ -33,10 +31,8 @@ int Dispatcher::getHvmParam(Request& r) {
 
 int Dispatcher::setHvmParam(Request& r) {
     DmHvmParamRequest q;
-    if (!r.fixed(q))
-        return EINVAL;
-    if (q.domid != s_.domid)
-        return ESRCH;
+    if (int rc = r.fixedFor(s_.domid, q))
+        return rc;
     if (!s_.params)
         return ENOSYS;
     if (q.index >= HVM_NR_PARAMS)
@@ -97,10 +93,8 @@ int Dispatcher::setHvmParam(Request& r) {
 
 int Dispatcher::shutdown(Request& r) {
     DmShutdownRequest q;
-    if (!r.fixed(q))
-        return EINVAL;
-    if (q.domid != s_.domid)
-        return ESRCH;
+    if (int rc = r.fixedFor(s_.domid, q))
+        return rc;
     if (q.reason > kMaxShutdownReason)
         return EINVAL;
     if (s_.shutdown)

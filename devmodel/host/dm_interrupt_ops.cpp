@@ -116,10 +116,8 @@ int Dispatcher::setPciLinkRoute(Request& r) {
 
 int Dispatcher::injectMsi(Request& r) {
     DmMsiRequest q;
-    if (!r.fixed(q))
-        return EINVAL;
-    if (q.domid != s_.domid)
-        return ESRCH;
+    if (int rc = r.fixedFor(s_.domid, q))
+        return rc;
     if (!s_.signalMsi)
         return ENOSYS;
     Status st = s_.signalMsi(q.address, q.data);

@@ -83,10 +83,8 @@ int Dispatcher::mapPfns(Request& r) {
 
 int Dispatcher::mapResource(Request& r) {
     DmMapResourceRequest q;
-    if (!r.fixed(q))
-        return EINVAL;
-    if (q.domid != s_.domid)
-        return ESRCH;
+    if (int rc = r.fixedFor(s_.domid, q))
+        return rc;
     if (!validMapProt(q.prot))
         return EINVAL;
     if (q.type != XENMEM_resource_ioreq_server)
@@ -116,10 +114,8 @@ int Dispatcher::mapResource(Request& r) {
 // the range.
 int Dispatcher::trackDirtyVram(Request& r) {
     DmTrackDirtyVramRequest q;
-    if (!r.fixed(q))
-        return EINVAL;
-    if (q.domid != s_.domid)
-        return ESRCH;
+    if (int rc = r.fixedFor(s_.domid, q))
+        return rc;
     if (!s_.physMap)
         return ENOSYS;
     if (q.nr > kMaxTrackedVramPages || q.firstPfn >= kMaxGfn || q.nr > kMaxGfn - q.firstPfn)
@@ -185,10 +181,8 @@ int Dispatcher::modifiedMemory(Request& r) {
 // of a RAM page is EOPNOTSUPP.
 int Dispatcher::setMemType(Request& r) {
     DmSetMemTypeRequest q;
-    if (!r.fixed(q))
-        return EINVAL;
-    if (q.domid != s_.domid)
-        return ESRCH;
+    if (int rc = r.fixedFor(s_.domid, q))
+        return rc;
     if (!s_.physMap)
         return ENOSYS;
     uint64_t maxGfn = s_.physMap->maxMappedEnd() >> npt::kPageShift; // one past
@@ -215,10 +209,8 @@ int Dispatcher::setMemType(Request& r) {
 
 int Dispatcher::relocateMemory(Request& r) {
     DmRelocateMemoryRequest q;
-    if (!r.fixed(q))
-        return EINVAL;
-    if (q.domid != s_.domid)
-        return ESRCH;
+    if (int rc = r.fixedFor(s_.domid, q))
+        return rc;
     if (!s_.physMap)
         return ENOSYS;
     if (q.size == 0 || q.srcGfn >= kMaxGfn || q.dstGfn >= kMaxGfn || q.size > kMaxGfn - q.srcGfn ||
@@ -241,10 +233,8 @@ int Dispatcher::relocateMemory(Request& r) {
 
 int Dispatcher::pinCacheattr(Request& r) {
     DmPinCacheattrRequest q;
-    if (!r.fixed(q))
-        return EINVAL;
-    if (q.domid != s_.domid)
-        return ESRCH;
+    if (int rc = r.fixedFor(s_.domid, q))
+        return rc;
     if (q.start > q.end || q.end >= kMaxGfn)
         return EINVAL;
     switch (q.type) {

@@ -54,6 +54,14 @@ struct Dispatcher::Request {
         std::memcpy(&out, body.data(), sizeof(T));
         return true;
     }
+    // The fixed part of a request that must name domain `domid`: 0, EINVAL
+    // when it is malformed, ESRCH when it names another domain (Xen's answer
+    // for a domid it does not know).
+    template <class T> int fixedFor(uint16_t domid, T& out) const {
+        if (!fixed(out))
+            return EINVAL;
+        return out.domid == domid ? 0 : ESRCH;
+    }
     // `count` items of E right after the fixed part T, and nothing else.
     template <class T, class E> bool array(size_t count, std::vector<E>& out) const {
         size_t room = (body.size() - sizeof(T)) / sizeof(E);
