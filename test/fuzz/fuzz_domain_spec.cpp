@@ -8,13 +8,11 @@
 #include <cstdint>
 #include <cstdlib>
 
+using basalt::fuzz::require;
+
 namespace {
 
 // Invariant violations abort, which both libFuzzer and the replay driver report.
-void require(bool condition) {
-    if (!condition)
-        std::abort();
-}
 
 basalt::DomainSpec seedSpec() {
     basalt::DomainSpec spec;

@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 
+using basalt::fuzz::require;
+
 namespace {
 
 constexpr basalt::EntryMode kModes[] = {basalt::EntryMode::Real, basalt::EntryMode::Protected,
@@ -17,11 +19,6 @@ constexpr basalt::EntryMode kModes[] = {basalt::EntryMode::Real, basalt::EntryMo
 // RAM sizes to check fits against: tiny, typical, and larger than the hole.
 constexpr uint64_t kRamSizes[] = {1ull << 20, 64ull << 20, 8ull << 30};
 constexpr uint64_t kMmioHoleStart = 0xF0000000;
-
-void require(bool condition) {
-    if (!condition)
-        std::abort();
-}
 
 void checkImage(const basalt::Result<basalt::KernelImage>& image, basalt::EntryMode mode) {
     if (!image)

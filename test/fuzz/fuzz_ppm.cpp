@@ -9,14 +9,7 @@
 #include <cstdlib>
 #include <string>
 
-namespace {
-
-void require(bool condition) {
-    if (!condition)
-        std::abort();
-}
-
-} // namespace
+using basalt::fuzz::require;
 
 namespace basalt::fuzz {
 

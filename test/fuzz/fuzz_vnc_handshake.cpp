@@ -16,17 +16,14 @@
 #include <cstring>
 #include <string>
 
+using basalt::fuzz::require;
+
 namespace {
 
 using namespace basalt::vncauth;
 
 constexpr const char* kPassword = "fuzzpass";
 constexpr Challenge kChallenge = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-
-void require(bool condition) {
-    if (!condition)
-        std::abort();
-}
 
 void fuzzServer(const uint8_t* data, size_t size, size_t chunk) {
     ServerHandshake h(kPassword, kChallenge);

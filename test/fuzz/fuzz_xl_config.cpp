@@ -10,12 +10,9 @@
 #include <cstdlib>
 #include <string>
 
-namespace {
+using basalt::fuzz::require;
 
-void require(bool condition) {
-    if (!condition)
-        std::abort();
-}
+namespace {
 
 bool sameValue(const basalt::xlcfg::XlValue& a, const basalt::xlcfg::XlValue& b) {
     if (a.kind != b.kind || a.text != b.text || a.items.size() != b.items.size())
@@ -31,7 +28,7 @@ bool sameValue(const basalt::xlcfg::XlValue& a, const basalt::xlcfg::XlValue& b)
 namespace basalt::fuzz {
 
 std::vector<std::vector<uint8_t>> seeds() {
-    const char* texts[] = {
+    return textSeeds({
         "type='hvm'\nname=\"web01\"\nmemory=256\nvcpus=2\n",
         "disk = [ '/srv/a.img,raw,hda,rw',\n  # c\n  '/srv/b.iso,,hdc,cdrom', ]\n",
         "vga='stdvga'; videoram=16; vnc=1; vnclisten='127.0.0.1:1'; vncpasswd=''\n",
@@ -40,11 +37,7 @@ std::vector<std::vector<uint8_t>> seeds() {
         "firmware_override='/x.elf'\nesc=\"\\x41\\t\\\"\"\nn=0x10\n",
         "smbios=['bios_vendor=Acme', 'oem=a=b', \"system_serial_number=SN 1\", 'oem=c']\n",
         "uuid='5F3B9A2E-6c1d-4e8a-9b7f-0a1b2c3d4e5f'\nname='u'\n",
-    };
-    std::vector<std::vector<uint8_t>> out;
-    for (const char* text : texts)
-        out.emplace_back(text, text + std::string(text).size());
-    return out;
+    });
 }
 
 } // namespace basalt::fuzz

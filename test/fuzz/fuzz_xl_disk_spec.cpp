@@ -9,19 +9,12 @@
 #include <cstdlib>
 #include <string>
 
-namespace {
-
-void require(bool condition) {
-    if (!condition)
-        std::abort();
-}
-
-} // namespace
+using basalt::fuzz::require;
 
 namespace basalt::fuzz {
 
 std::vector<std::vector<uint8_t>> seeds() {
-    const char* texts[] = {
+    return textSeeds({
         "/dev/vg/guest-volume,,hda",
         "/dev/vg/guest-volume,raw,hda,rw",
         "format=raw, vdev=hda, access=rw, target=/dev/vg/guest-volume",
@@ -32,11 +25,7 @@ std::vector<std::vector<uint8_t>> seeds() {
         ",,hdd,cdrom",
         "/a.qcow2,qcow2,hdb,w,backendtype=qdisk",
         "vdev=hda,target=/srv/a,b.img",
-    };
-    std::vector<std::vector<uint8_t>> out;
-    for (const char* text : texts)
-        out.emplace_back(text, text + std::string(text).size());
-    return out;
+    });
 }
 
 } // namespace basalt::fuzz
