@@ -151,6 +151,33 @@ Status PhysMap::addRamRegion(std::string name, uint64_t gpa, uint64_t size, uint
     return {};
 }
 
+// A region with its own sealed memfd, mapped shared read-write for the host
+// (ROMs and device-model memory; RAM is one memfd for all of it).
+Result<std::unique_ptr<PhysMap::Region>> PhysMap::makeOwnedRegion(const char* memfdName,
+                                                                  const char* what,
+                                                                  std::string name, RegionKind kind,
+                                                                  uint64_t gpa, uint64_t size) {
+    auto region = std::make_unique<Region>();
+    auto fd = createSealedMemfd(memfdName, size);
+    if (!fd)
+        return fd.error();
+    region->ownFd = std::move(fd).value();
+    auto mapping =
+        MappedRegion::map(size, PROT_READ | PROT_WRITE, MAP_SHARED, region->ownFd.get(), 0);
+    if (!mapping)
+        return hostError(mapping.error().code, std::string("mapping ") + what + " '" + name +
+                                                   "': " + mapping.error().message);
+    region->ownMapping = std::move(mapping).value();
+    region->name = std::move(name);
+    region->kind = kind;
+    region->gpa = gpa;
+    region->size = size;
+    region->hva = region->ownMapping.data();
+    region->fd = region->ownFd.get();
+    region->fdOffset = 0;
+    return region;
+}
+
 Result<RegionId> PhysMap::addRom(uint64_t gpa, std::span<const uint8_t> contents,
                                  std::string name) {
     if (contents.empty())
@@ -166,26 +193,11 @@ Result<RegionId> PhysMap::addRom(uint64_t gpa, std::span<const uint8_t> contents
                                               name.c_str(), gpa, contents.size()));
     uint64_t size = pageAlignUp(contents.size());
 
-    auto region = std::make_unique<Region>();
-    auto fd = createSealedMemfd(kRomMemfdName, size);
-    if (!fd)
-        return fd.error();
-    region->ownFd = std::move(fd).value();
-    auto mapping =
-        MappedRegion::map(size, PROT_READ | PROT_WRITE, MAP_SHARED, region->ownFd.get(), 0);
-    if (!mapping)
-        return hostError(mapping.error().code,
-                         "mapping ROM '" + name + "': " + mapping.error().message);
-    region->ownMapping = std::move(mapping).value();
-    std::memcpy(region->ownMapping.data(), contents.data(), contents.size());
-
-    region->name = std::move(name);
-    region->kind = RegionKind::Rom;
-    region->gpa = gpa;
-    region->size = size;
-    region->hva = region->ownMapping.data();
-    region->fd = region->ownFd.get();
-    region->fdOffset = 0;
+    auto made = makeOwnedRegion(kRomMemfdName, "ROM", std::move(name), RegionKind::Rom, gpa, size);
+    if (!made)
+        return made.error();
+    std::unique_ptr<Region> region = std::move(made).value();
+    std::memcpy(region->hva, contents.data(), contents.size());
     region->readOnly = true;
 
     std::unique_lock lock(mutex_);
@@ -207,24 +219,11 @@ Result<RegionId> PhysMap::addDeviceRam(uint64_t gpa, uint64_t size, std::string 
         return hostError(EINVAL, formatString("device memory '%s' at 0x%" PRIx64 " of 0x%" PRIx64
                                               " bytes is not a page-aligned guest range",
                                               name.c_str(), gpa, size));
-    auto region = std::make_unique<Region>();
-    auto fd = createSealedMemfd(kDeviceMemfdName, size);
-    if (!fd)
-        return fd.error();
-    region->ownFd = std::move(fd).value();
-    auto mapping =
-        MappedRegion::map(size, PROT_READ | PROT_WRITE, MAP_SHARED, region->ownFd.get(), 0);
-    if (!mapping)
-        return hostError(mapping.error().code,
-                         "mapping device memory '" + name + "': " + mapping.error().message);
-    region->ownMapping = std::move(mapping).value();
-    region->name = std::move(name);
-    region->kind = RegionKind::Overlay;
-    region->gpa = gpa;
-    region->size = size;
-    region->hva = region->ownMapping.data();
-    region->fd = region->ownFd.get();
-    region->fdOffset = 0;
+    auto made = makeOwnedRegion(kDeviceMemfdName, "device memory", std::move(name),
+                                RegionKind::Overlay, gpa, size);
+    if (!made)
+        return made.error();
+    std::unique_ptr<Region> region = std::move(made).value();
 
     std::unique_lock lock(mutex_);
     auto it = firstEndingAfterLocked(gpa);

@@ -195,6 +195,9 @@ private:
 
     Status addRamRegion(std::string name, uint64_t gpa, uint64_t size, uint64_t fdOffset);
     // Allocates a slot, calls the backend and inserts `region`; exclusive lock held.
+    static Result<std::unique_ptr<Region>> makeOwnedRegion(const char* memfdName, const char* what,
+                                                           std::string name, RegionKind kind,
+                                                           uint64_t gpa, uint64_t size);
     Result<RegionId> insertLocked(std::unique_ptr<Region> region);
     Status setSlotLocked(const Region& region, bool logDirty);
     Result<uint32_t> allocateSlotLocked(const std::string& forWhat);
